@@ -1,0 +1,62 @@
+/* SPDX-License-Identifier: GPL-2.0 */
+/*
+ * Every difference between the kernels vmx builds against lives here.
+ *
+ * Feature tests use what the Kbuild file finds in the target kernel's
+ * headers (VMX_COMPAT_* defines), not version numbers: Debian's stable
+ * kernels carry back-ported interface changes.
+ */
+#ifndef VMX_COMPAT_H
+#define VMX_COMPAT_H
+
+#include <linux/syscore_ops.h>
+
+/*
+ * syscore: newer kernels (and Debian's 6.12) register a struct syscore
+ * whose callbacks take a data pointer; older ones a bare syscore_ops.
+ */
+#ifdef VMX_COMPAT_SYSCORE_DATA
+struct vmx_syscore {
+	struct syscore_ops ops;
+	struct syscore core;
+};
+
+#define VMX_SYSCORE_ARG		void *data
+#define VMX_SYSCORE_DEFINE(var, suspend_fn, resume_fn)		\
+	static struct vmx_syscore var = {			\
+		.ops = { .suspend = suspend_fn, .resume = resume_fn }, \
+		.core = { .ops = &var.ops },			\
+	}
+
+static inline void vmx_syscore_register(struct vmx_syscore *s)
+{
+	register_syscore(&s->core);
+}
+
+static inline void vmx_syscore_unregister(struct vmx_syscore *s)
+{
+	unregister_syscore(&s->core);
+}
+#else
+struct vmx_syscore {
+	struct syscore_ops ops;
+};
+
+#define VMX_SYSCORE_ARG		void
+#define VMX_SYSCORE_DEFINE(var, suspend_fn, resume_fn)		\
+	static struct vmx_syscore var = {			\
+		.ops = { .suspend = suspend_fn, .resume = resume_fn }, \
+	}
+
+static inline void vmx_syscore_register(struct vmx_syscore *s)
+{
+	register_syscore_ops(&s->ops);
+}
+
+static inline void vmx_syscore_unregister(struct vmx_syscore *s)
+{
+	unregister_syscore_ops(&s->ops);
+}
+#endif
+
+#endif /* VMX_COMPAT_H */

@@ -1,0 +1,70 @@
+#!/bin/busybox sh
+# /init of the rig's initramfs.  Everything it prints goes to the serial
+# console; lines starting with "@@vmx" are read by scripts/rig-parse.py.
+#
+# Kernel command line: vmx.mode=test|demo, vmx.timeout=<seconds per program>.
+
+/bin/busybox mkdir -p /proc /sys /dev /tmp
+/bin/busybox --install -s /bin
+export PATH=/bin
+mount -t proc proc /proc
+mount -t sysfs sysfs /sys
+mount -t devtmpfs devtmpfs /dev
+
+mode=test
+timeout=300
+for arg in $(cat /proc/cmdline); do
+	case "$arg" in
+	vmx.mode=*) mode=${arg#vmx.mode=} ;;
+	vmx.timeout=*) timeout=${arg#vmx.timeout=} ;;
+	esac
+done
+
+echo "@@vmx guest-up kernel=$(uname -r) cpus=$(nproc) mode=$mode"
+
+# Run one program, bracketed by markers carrying its exit code.
+run() {
+	name=$1
+	shift
+	echo "@@vmx begin $name"
+	timeout -s KILL "$timeout" "$@"
+	rc=$?
+	echo "@@vmx end $name rc=$rc"
+}
+
+if insmod /lib/modules/vmx.ko; then
+	echo "@@vmx insmod ok"
+else
+	echo "@@vmx insmod failed"
+fi
+
+case "$mode" in
+test)
+	for t in $(cat /tests/loaded); do
+		run "$t" "/tests/$t"
+	done
+	if rmmod vmx; then
+		echo "@@vmx unload ok"
+	else
+		echo "@@vmx unload failed"
+	fi
+	export VMX_KO=/lib/modules/vmx.ko VMX_HOG_KO=/lib/modules/vmx_hog.ko
+	export KVM_KOS="$(cat /lib/modules/kvm/order)"
+	for t in $(cat /tests/unloaded); do
+		run "$t" "/tests/$t"
+	done
+	if [ -e /sys/module/vmx ] && ! rmmod vmx; then
+		echo "@@vmx unload failed"
+	fi
+	;;
+demo)
+	run demo /examples/hello
+	rmmod vmx
+	;;
+esac
+
+echo "@@vmx dmesg-begin"
+dmesg
+echo "@@vmx dmesg-end"
+echo "@@vmx guest-done"
+poweroff -f

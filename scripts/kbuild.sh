@@ -1,0 +1,21 @@
+#!/usr/bin/env bash
+# Build vmx.ko for one of the rig kernels (6.1, 6.12) in a mirror of the
+# sources under build/k/<kver>/, so that both kernels' objects coexist.
+# Extra make arguments (Kconfig symbols, C=1) follow the version.
+set -euo pipefail
+top=$(cd "$(dirname "$0")/.." && pwd)
+kver=$1
+shift
+kdir="$top/build/kernels/$kver/headers"
+out="$top/build/k/$kver"
+
+[ -e "$kdir/Makefile" ] || { echo "kbuild: no headers for $kver: run make setup" >&2; exit 1; }
+mkdir -p "$out"
+# Mirror as symlinks: edits show up, objects stay per kernel.
+mkdir -p "$out/modules"
+cp -rsfu "$top/kmod" "$top/uapi" "$out/"
+cp -sfu "$top"/selftests/modules/* "$out/modules/"
+# shellcheck disable=SC2086,SC2048
+make -s -C "$kdir" M="$out/kmod" VMX_TOP="$out" $* modules
+# The selftests' helper module.
+make -s -C "$kdir" M="$out/modules" modules

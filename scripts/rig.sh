@@ -1,0 +1,148 @@
+#!/usr/bin/env bash
+# Boot one nested rig and run the selftests (or the demo) inside it.
+#
+#   scripts/rig.sh svm|vmx KVER [test|demo]
+#
+# svm: QEMU software emulation with SVM + NPT.  vmx: Bochs with a VMX+EPT
+# CPU model.  Both boot Debian's cloud kernel KVER with an initramfs of
+# busybox, vmx.ko, the test module, Debian's KVM modules and the tests.
+# In test mode the serial log is checked by rig-parse.py, which writes
+# build/check/<rig>-<kver>.{tap,dmesg} and the counts.
+set -euo pipefail
+
+top=$(cd "$(dirname "$0")/.." && pwd)
+rig=${1:?usage: rig.sh svm|vmx KVER [test|demo]}
+kver=${2:?usage: rig.sh svm|vmx KVER [test|demo]}
+mode=${3:-test}
+case "$rig" in svm|vmx) ;; *) echo "rig.sh: unknown rig $rig" >&2; exit 2 ;; esac
+
+kdir="$top/build/kernels/$kver"
+work="$top/build/rig/$rig-$kver-$mode"
+serial="$work/serial.log"
+# Host-side limit for one boot; the guest's own per-program limit is lower.
+limit=${VMX_RIG_TIMEOUT:-1500}
+program_limit=${VMX_PROGRAM_TIMEOUT:-600}
+
+[ -f "$kdir/vmlinuz" ] || { echo "rig.sh: kernel $kver missing: run make setup" >&2; exit 1; }
+
+say() { printf 'rig %s-%s: %s\n' "$rig" "$kver" "$*"; }
+
+# Debian's KVM modules for the coexistence test, uncompressed, in load order.
+add_kvm_modules() {
+	local root=$1 vendor m src order=""
+	vendor=$([ "$rig" = svm ] && echo amd || echo intel)
+	mkdir -p "$root/lib/modules/kvm"
+	for m in virt/lib/irqbypass arch/x86/kvm/kvm "arch/x86/kvm/kvm-$vendor"; do
+		src=$(ls "$kdir/modules/kernel/$m.ko"* | head -n1)
+		case "$src" in
+		*.xz) xz -dc "$src" >"$root/lib/modules/kvm/$(basename "$m").ko" ;;
+		*.zst) zstd -qdc "$src" >"$root/lib/modules/kvm/$(basename "$m").ko" ;;
+		*) cp "$src" "$root/lib/modules/kvm/" ;;
+		esac
+		order="$order /lib/modules/kvm/$(basename "$m").ko"
+	done
+	echo "$order" >"$root/lib/modules/kvm/order"
+}
+
+build_initramfs() {
+	local root="$work/root" t
+	rm -rf "$root" && mkdir -p "$root"/{bin,lib/modules,tests,examples}
+	cp /bin/busybox "$root/bin/busybox"
+	install -m 755 "$top/scripts/guest-init.sh" "$root/init"
+	cp "$top/build/k/$kver/kmod/vmx.ko" "$root/lib/modules/"
+	cp "$top/build/k/$kver/modules/vmx_hog.ko" "$root/lib/modules/"
+	add_kvm_modules "$root"
+	make -s -C "$top/selftests" list >"$root/tests/loaded"
+	echo coexist_test >"$root/tests/unloaded"
+	for t in $(cat "$root/tests/loaded" "$root/tests/unloaded"); do
+		cp "$top/build/selftests/$t" "$root/tests/"
+	done
+	if [ -x "$top/build/examples/hello" ]; then
+		cp "$top/build/examples/hello" "$root/examples/"
+	fi
+	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.img"
+}
+
+cmdline() {
+	echo "console=ttyS0,115200 quiet panic=-1 nokaslr tsc=unstable cryptomgr.notests rdinit=/init vmx.mode=$mode vmx.timeout=$program_limit $*"
+}
+
+boot_svm() {
+	# -icount: guest time is the instruction count, so runs repeat exactly.
+	timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
+		-accel tcg -cpu qemu64,+svm,+npt -m 1024 -smp 1 \
+		-icount shift=0,sleep=off \
+		-nographic -no-reboot -net none -monitor none \
+		-kernel "$kdir/vmlinuz" -initrd "$work/initrd.img" \
+		-append "$(cmdline)" </dev/null >"$serial" 2>"$work/qemu.err"
+}
+
+build_iso() {
+	local iso="$work/iso"
+	rm -rf "$iso" && mkdir -p "$iso/isolinux"
+	cp /usr/lib/ISOLINUX/isolinux.bin /usr/lib/syslinux/modules/bios/ldlinux.c32 \
+		"$iso/isolinux/"
+	cp "$kdir/vmlinuz" "$iso/vmlinuz"
+	cp "$work/initrd.img" "$iso/initrd.img"
+	cat >"$iso/isolinux/isolinux.cfg" <<CFG
+DEFAULT vmx
+PROMPT 0
+TIMEOUT 0
+LABEL vmx
+  KERNEL /vmlinuz
+  INITRD /initrd.img
+  APPEND $(cmdline mitigations=off)
+CFG
+	xorriso -as mkisofs -quiet -o "$work/boot.iso" -b isolinux/isolinux.bin \
+		-c isolinux/boot.cat -no-emul-boot -boot-load-size 4 \
+		-boot-info-table "$iso" 2>/dev/null
+}
+
+boot_vmx() {
+	build_iso
+	cat >"$work/bochsrc" <<RC
+cpu: model=corei7_haswell_4770, count=2, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
+memory: guest=512, host=512
+romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
+vgaromimage: file=/usr/share/vgabios/vgabios.bin
+ata0-master: type=cdrom, path=$work/boot.iso, status=inserted
+boot: cdrom
+clock: sync=none
+com1: enabled=1, mode=file, dev=$serial
+display_library: rfb, options="timeout=0"
+panic: action=fatal
+error: action=report
+log: $work/bochs.log
+plugin_ctrl: speaker=0, parallel=0, e1000=0, ne2k=0, pcipnic=0, sb16=0, es1370=0, usb_uhci=0, usb_ohci=0, usb_ehci=0, usb_xhci=0, gameport=0
+RC
+	echo c >"$work/bochs.rc"
+	rm -f "$serial"
+	# The guest's "poweroff -f" ends Bochs with exit code 1: that is normal.
+	(cd "$work" && timeout --foreground -k 10 "$limit" bochs -q -f bochsrc -rc bochs.rc \
+		</dev/null >"$work/bochs.out" 2>&1) || true
+}
+
+main() {
+	local start rc=0
+	mkdir -p "$work" "$top/build/check"
+	build_initramfs
+	start=$(date +%s)
+	say "booting ($mode)"
+	if [ "$rig" = svm ]; then
+		boot_svm || rc=$?
+	else
+		boot_vmx
+	fi
+	[ "$rc" = 124 ] && say "TIMEOUT: the guest did not finish within ${limit}s"
+	say "guest finished in $(( $(date +%s) - start ))s"
+	if [ "$mode" = demo ]; then
+		sed -n '/@@vmx begin demo/,/@@vmx end demo/p' "$serial" | grep -v '^@@vmx'
+		grep -q '@@vmx end demo rc=0' "$serial"
+		return
+	fi
+	python3 "$top/scripts/rig-parse.py" --rig "$rig-$kver" --serial "$serial" \
+		--tests "$(cat "$work/root/tests/loaded" "$work/root/tests/unloaded")" \
+		--out "$top/build/check"
+}
+
+main
