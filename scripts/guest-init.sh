@@ -67,4 +67,6 @@ echo "@@vmx dmesg-begin"
 dmesg
 echo "@@vmx dmesg-end"
 echo "@@vmx guest-done"
+# Let the serial line drain: the emulators drop what is still queued.
+sleep 2
 poweroff -f

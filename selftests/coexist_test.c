@@ -178,7 +178,8 @@ TEST_F(coexist, refused_when_last_cpu_owned_and_rolled_back)
 	ASSERT_EQ(0, unload_module("vmx_hog"));
 }
 
-TEST_F(coexist, refused_beside_kvm)
+/* Loading KVM takes long under an emulator (Bochs: tens of seconds). */
+TEST_F_TIMEOUT(coexist, refused_beside_kvm, 300)
 {
 	char names[4][32];
 	int n, kvmfd, vmfd;

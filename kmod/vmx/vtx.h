@@ -10,6 +10,7 @@
 #ifndef VMX_VTX_H
 #define VMX_VTX_H
 
+#include <linux/errno.h>
 #include <linux/types.h>
 #include <asm/asm.h>
 
@@ -24,29 +25,40 @@ static inline u32 vtx_ctl_allowed1(u64 msr_value)
 	return msr_value >> 32;
 }
 
-/* Enter VMX root operation; 0 or -EIO (VMfail) or -EFAULT (#UD/#GP). */
+/*
+ * Enter VMX root operation.  0 on success, -EIO on VMfail (CF or ZF set),
+ * -EFAULT when the instruction faults (#UD/#GP: CR4.VMXE or feature
+ * control not set up); the exception-table entry skips to the end with
+ * the preset -EFAULT.
+ */
 static inline int vtx_vmxon(u64 region_pa)
 {
-	asm goto("1: vmxon %[pa]\n\t"
-		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
-		 : : [pa] "m" (region_pa) : "cc", "memory" : fail, fault);
-	return 0;
-fail:
-	return -EIO;
-fault:
-	return -EFAULT;
+	int ret = -EFAULT;
+
+	asm volatile("1: vmxon %[pa]\n\t"
+		     "jna 2f\n\t"
+		     "xor %[ret], %[ret]\n\t"
+		     "jmp 3f\n"
+		     "2: mov %[eio], %[ret]\n"
+		     "3:\n\t"
+		     _ASM_EXTABLE(1b, 3b)
+		     : [ret] "+r" (ret)
+		     : [pa] "m" (region_pa), [eio] "i" (-EIO)
+		     : "cc", "memory");
+	return ret;
 }
 
-/* Leave VMX root operation; a fault (not in VMX operation) is reported. */
+/* Leave VMX root operation; -EFAULT if not in VMX operation (#UD). */
 static inline int vtx_vmxoff(void)
 {
-	asm goto("1: vmxoff\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
-		 : : : "cc", "memory" : fault);
-	return 0;
-fault:
-	return -EFAULT;
+	int ret = -EFAULT;
+
+	asm volatile("1: vmxoff\n\t"
+		     "xor %[ret], %[ret]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [ret] "+r" (ret) : : "cc", "memory");
+	return ret;
 }
 
 #endif /* VMX_VTX_H */
