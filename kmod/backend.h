@@ -11,25 +11,57 @@
 
 #include <linux/types.h>
 
+struct vmx_vm;
+struct vmx_vcpu;
+struct vmx_sregs;
+struct vmx_events;
+
+/* Permissions of a nested page table leaf. */
+#define VMX_NPT_WRITE	(1U << 0)
+#define VMX_NPT_EXEC	(1U << 1)
+
 /**
  * struct vmx_backend_ops - what a backend (SVM, Intel VMX) provides
  * @name:		short name for log lines ("svm", "intel")
  * @backend_id:		VMX_BACKEND_* reported to user space
  * @features:		VMX_FEAT_* bits this backend offers
+ *
+ * Module and CPU level:
  * @probe:		0 if the boot CPU can run this backend; otherwise
  *			-ENODEV (wrong vendor or no such extension) or
  *			-EOPNOTSUPP (present but unusable, reason logged).
- *			Runs in process context; may not touch CPU state.
- * @hardware_setup:	global set-up once the backend is chosen: read
- *			capabilities, allocate per-CPU areas for every
- *			possible CPU.  Process context, may sleep.
+ * @hardware_setup:	global set-up once chosen: read capabilities,
+ *			allocate per-CPU areas.  May sleep.
  * @hardware_unsetup:	undo @hardware_setup; every CPU is disabled.
  * @cpu_enable:		switch virtualization on for the current CPU.
- *			IRQs off, may not sleep.  Returns -EBUSY when
- *			another hypervisor owns the extension.
- * @cpu_disable:	switch it off again on the current CPU; IRQs off.
+ *			IRQs off.  -EBUSY when another hypervisor owns it.
+ * @cpu_disable:	switch it off on the current CPU; IRQs off.
  * @cpu_emergency_disable: the same from the crash/emergency-reboot path:
  *			NMI context, no locks, must tolerate any state.
+ *
+ * Nested page table format (the core owns the radix tree):
+ * @npt_table_entry:	entry pointing to a next-level table at @pa
+ * @npt_leaf_entry:	leaf mapping @pa with VMX_NPT_* @prot; @huge for a
+ *			2 MiB leaf at level 2
+ * @npt_present:	does @pte map anything
+ * @npt_huge:		is @pte (at level 2 or 3) a large leaf
+ *
+ * vCPUs (all with the vCPU mutex held, in the vCPU thread):
+ * @vcpu_size:		size of the backend's vCPU struct, which embeds
+ *			struct vmx_vcpu as its first member
+ * @vcpu_init:		set up hardware state to the x86 reset state
+ * @vcpu_free:		release it; the vCPU never runs again
+ * @vcpu_load/@vcpu_put: the vCPU thread was scheduled in on @cpu / out;
+ *			preemption off
+ * @vcpu_run:		enter the guest once and handle the exit.  Returns
+ *			1 to re-enter, 0 when the run area holds an exit for
+ *			user space, or a negative errno.
+ * @get_sregs/@set_sregs: segment and control registers
+ * @get_msr/@set_msr:	MSRs the backend keeps in hardware state;
+ *			-ENOENT for MSRs it does not know (the core tries
+ *			its own), -EINVAL for a refused value
+ * @get_events/@set_events: interrupt shadow, NMI masking
+ * @irq_window_open:	can the guest take an external interrupt now
  */
 struct vmx_backend_ops {
 	const char *name;
@@ -42,6 +74,25 @@ struct vmx_backend_ops {
 	int (*cpu_enable)(void);
 	void (*cpu_disable)(void);
 	void (*cpu_emergency_disable)(void);
+
+	u64 (*npt_table_entry)(phys_addr_t pa);
+	u64 (*npt_leaf_entry)(phys_addr_t pa, unsigned int prot, bool huge);
+	bool (*npt_present)(u64 pte);
+	bool (*npt_huge)(u64 pte);
+
+	size_t vcpu_size;
+	int (*vcpu_init)(struct vmx_vcpu *vcpu);
+	void (*vcpu_free)(struct vmx_vcpu *vcpu);
+	void (*vcpu_load)(struct vmx_vcpu *vcpu, int cpu);
+	void (*vcpu_put)(struct vmx_vcpu *vcpu);
+	int (*vcpu_run)(struct vmx_vcpu *vcpu);
+	void (*get_sregs)(struct vmx_vcpu *vcpu, struct vmx_sregs *sregs);
+	int (*set_sregs)(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs);
+	int (*get_msr)(struct vmx_vcpu *vcpu, u32 index, u64 *data);
+	int (*set_msr)(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host);
+	void (*get_events)(struct vmx_vcpu *vcpu, struct vmx_events *events);
+	int (*set_events)(struct vmx_vcpu *vcpu, const struct vmx_events *events);
+	bool (*irq_window_open)(struct vmx_vcpu *vcpu);
 };
 
 #ifdef CONFIG_VMX_HV_SVM

@@ -1,6 +1,7 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * Generic core of the vmx hypervisor: state shared by its files.
+ * Generic core of the vmx hypervisor: VM, vCPU, memory slots, nested-paging
+ * MMU and run loop.  Nothing here knows which vendor runs the guest.
  */
 #ifndef VMX_CORE_H
 #define VMX_CORE_H
@@ -8,46 +9,247 @@
 #include <linux/types.h>
 #include <linux/atomic.h>
 #include <linux/mm_types.h>
+#include <linux/mmu_notifier.h>
+#include <linux/mutex.h>
+#include <linux/preempt.h>
 #include <linux/fs.h>
+#include <linux/rcupdate.h>
+#include <linux/spinlock.h>
 #include <uapi/linux/vmx.h>
 
 #include "backend.h"
 
 #define VMX_MAX_VCPUS		256
 #define VMX_MAX_MEMSLOTS	4096
+/* Guest-physical addresses are limited to 48 bits (4-level NPT/EPT). */
+#define VMX_MAX_GPA_BITS	48
 
 /* The backend chosen at load; constant while the module is loaded. */
 extern const struct vmx_backend_ops *vmx_ops;
 
 /*
+ * struct vmx_slot - one memory slot; immutable once published.
+ * A change makes a new copy; the old one is freed after an RCU grace
+ * period.  Only @dirty_bitmap is written later (atomic bit ops), and it
+ * moves with the slot when its flags change.
+ */
+struct vmx_slot {
+	u64 base_gfn;
+	u64 npages;
+	unsigned long user_addr;
+	u32 id;
+	u32 flags;
+	unsigned long *dirty_bitmap;
+};
+
+/* All slots of a VM, sorted by base_gfn; published with RCU. */
+struct vmx_slots {
+	u32 nr;
+	struct rcu_head rcu;
+	struct vmx_slot *slots[];
+};
+
+/*
+ * struct vmx_mmu - the VM's nested page table (NPT or EPT)
+ *
+ * @lock:	protects the table contents and the invalidation counters;
+ *		a spinlock because mmu_notifier callbacks may not sleep
+ * @root:	top-level table page (4-level)
+ * @invalidate_seq: bumped at the end of every invalidation; a fault
+ *		that saw another value before pinning its page retries
+ * @invalidate_active: invalidations in progress; faults retry meanwhile
+ * @tlb_gen:	bumped whenever a mapping was removed; a vCPU whose
+ *		@tlb_gen_seen differs flushes its guest TLB before entry
+ */
+struct vmx_mmu {
+	spinlock_t lock;
+	struct page *root;
+	unsigned long invalidate_seq;
+	long invalidate_active;
+	atomic64_t tlb_gen;
+};
+
+/*
  * struct vmx_vm - one virtual machine
  *
  * Lifetime: created by VMX_CREATE_VM; the VM file holds the first
- * reference and every later object (vCPU files) takes one more.  The
- * last vmx_vm_put() frees it.  Each open VM file also pins this module
- * (fops.owner), which is what makes rmmod fail while a VM exists.
+ * reference and each vCPU file one more.  The last vmx_vm_put() frees
+ * it.  Each open VM or vCPU file also pins this module (fops.owner),
+ * which is what makes rmmod fail while a VM exists.
  *
- * @mm:		the creating process's address space (mmgrab()ed); only
- *		a caller with the same mm may run the VM
- * @id:		unique number for log lines and VMX_VM_GET_INFO
- * @flags:	VMX_CREATE_VM flags
+ * @mm:		the creating process's address space (mmgrab()ed); only a
+ *		caller with the same mm may use the VM (others get EIO)
+ * @lock:	serializes vCPU creation, slot updates and CPUID updates
+ * @slots:	RCU-published slot array; written under @lock
+ * @vcpus:	vCPU pointers by id; set under @lock, read locklessly
+ * @cpuid:	RCU-published CPUID table; written under @lock
  */
 struct vmx_vm {
 	refcount_t refs;
 	struct mm_struct *mm;
 	u64 id;
 	u32 flags;
+
+	struct mutex lock;
+	struct vmx_slots __rcu *slots;
+	struct vmx_vcpu *vcpus[VMX_MAX_VCPUS];
+	atomic_t nr_vcpus;
+	struct vmx_cpuid __rcu *cpuid;
+
+	struct vmx_mmu mmu;
+	struct mmu_notifier mmu_notifier;
+	bool mmu_notifier_registered;
 };
 
-struct vmx_vm *vmx_vm_create(const struct vmx_vm_create *args);
-void vmx_vm_put(struct vmx_vm *vm);
-long vmx_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+/* vCPU modes, for kicks and TLB shootdowns. */
+enum vmx_vcpu_mode {
+	VMX_VCPU_OUTSIDE_GUEST,
+	VMX_VCPU_IN_GUEST,
+};
 
+/* Register numbers in vmx_vcpu.gprs, in the order of struct vmx_regs. */
+enum vmx_gpr {
+	VMX_RAX, VMX_RBX, VMX_RCX, VMX_RDX, VMX_RSI, VMX_RDI, VMX_RSP, VMX_RBP,
+	VMX_R8, VMX_R9, VMX_R10, VMX_R11, VMX_R12, VMX_R13, VMX_R14, VMX_R15,
+	VMX_NR_GPRS
+};
+
+/* An event queued by the VMM, delivered at the next entry. */
+struct vmx_pending_event {
+	bool valid;
+	struct vmx_event event;
+};
+
+/* What the VMM must complete before the next entry (a pending IN etc). */
+enum vmx_pending_io {
+	VMX_PENDING_NONE,
+	VMX_PENDING_PIO_IN,	/* write run->io.data into RAX, advance RIP */
+	VMX_PENDING_PIO_OUT,	/* advance RIP */
+	VMX_PENDING_HYPERCALL,	/* write run->hypercall.ret into RAX, advance */
+	VMX_PENDING_MSR_READ,	/* run->msr.data to EDX:EAX or #GP, advance */
+	VMX_PENDING_MSR_WRITE,	/* #GP or advance */
+};
+
+/*
+ * struct vmx_vcpu - one virtual CPU; the backend's struct embeds it first
+ *
+ * Every field below is touched only by the thread that holds @mutex
+ * (all vCPU ioctls take it), except @mode and @cpu, which kickers read.
+ *
+ * @gprs:	guest general registers; the backend moves RAX/RSP to and
+ *		from its hardware structure around each entry
+ * @rip, @rflags: guest RIP and RFLAGS, same rule
+ * @run:	the page user space maps (struct vmx_run)
+ * @cpu:	CPU the vCPU last ran on, -1 before the first run
+ * @tlb_gen_seen: vmx_mmu.tlb_gen at the last guest TLB flush
+ * @fpu:	guest XSAVE area (non-compacted, 4 KiB, 64-byte aligned)
+ * @xcr0:	guest XCR0
+ */
+struct vmx_vcpu {
+	struct vmx_vm *vm;
+	u32 id;
+	struct mutex mutex;
+	struct vmx_run *run;
+
+	u64 gprs[VMX_NR_GPRS];
+	u64 rip;
+	u64 rflags;
+
+	int cpu;
+	atomic_t mode;
+	u64 tlb_gen_seen;
+	struct preempt_notifier preempt_notifier;
+
+	struct vmx_pending_event pending_event;
+	enum vmx_pending_io pending_io;
+	u8 pending_insn_len;
+
+	void *fpu;
+	u64 xcr0;
+	bool fpu_valid;
+
+	/* Software-kept MSRs a guest OS touches but the hardware does not. */
+	u64 msr_tsc_aux;
+	u64 msr_misc_enable;
+	u64 msr_apic_base;
+	u64 msr_mtrr_def_type;
+
+	struct {
+		u64 exits;
+		u64 exits_to_user;
+		u64 npt_faults;
+	} stat;
+};
+
+/* vm.c */
+struct vmx_vm *vmx_vm_create(const struct vmx_vm_create *args);
+void vmx_vm_get(struct vmx_vm *vm);
+void vmx_vm_put(struct vmx_vm *vm);
+bool vmx_vm_owner_ok(struct vmx_vm *vm);
 extern const struct file_operations vmx_vm_fops;
 
+/* vcpu.c */
+int vmx_vcpu_create(struct vmx_vm *vm, const struct vmx_vcpu_create *args);
+int vmx_vcpu_run(struct vmx_vcpu *vcpu);
+void vmx_vcpu_kick(struct vmx_vcpu *vcpu);
+int vmx_vcpu_set_regs(struct vmx_vcpu *vcpu, const struct vmx_regs *regs);
+void vmx_vcpu_get_regs(struct vmx_vcpu *vcpu, struct vmx_regs *regs);
+int vmx_vcpu_get_fpu(struct vmx_vcpu *vcpu, struct vmx_fpu *fpu);
+int vmx_vcpu_set_fpu(struct vmx_vcpu *vcpu, const struct vmx_fpu *fpu);
+void vmx_fpu_setup(void);
+u64 vmx_guest_xcr0_mask(void);
+void vmx_vcpu_fpu_enter(struct vmx_vcpu *vcpu);
+void vmx_vcpu_fpu_exit(struct vmx_vcpu *vcpu);
+int vmx_event_check(const struct vmx_event *ev);
+int vmx_vcpu_inject(struct vmx_vcpu *vcpu, const struct vmx_event *ev);
+int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu);
+void vmx_vcpu_exit_internal(struct vmx_vcpu *vcpu, u32 suberror,
+			    unsigned int ndata, const u64 *data);
+extern const struct file_operations vmx_vcpu_fops;
+
+/* msr.c: MSRs kept by the core for every backend */
+int vmx_msr_get(struct vmx_vcpu *vcpu, u32 index, u64 *data);
+int vmx_msr_set(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host);
+int vmx_vcpu_msr_exit(struct vmx_vcpu *vcpu, u32 index, bool is_write,
+		      u64 data, u8 insn_len);
+long vmx_vcpu_get_msrs(struct vmx_vcpu *vcpu, struct vmx_msrs __user *argp);
+long vmx_vcpu_set_msrs(struct vmx_vcpu *vcpu, struct vmx_msrs __user *argp);
+
+/* memslot.c */
+int vmx_slot_set(struct vmx_vm *vm, const struct vmx_memslot *req);
+int vmx_slot_get_dirty_log(struct vmx_vm *vm, const struct vmx_dirty_log *req);
+struct vmx_slot *vmx_slot_find(struct vmx_slots *slots, u64 gfn);
+void vmx_slots_free(struct vmx_vm *vm);
+void vmx_slot_mark_dirty(struct vmx_slot *slot, u64 gfn);
+
+/* mmu.c */
+int vmx_mmu_init(struct vmx_vm *vm);
+void vmx_mmu_destroy(struct vmx_vm *vm);
+int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
+			 bool fetch);
+void vmx_mmu_zap_gfn_range(struct vmx_vm *vm, u64 start, u64 end);
+void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
+			   unsigned long *out, unsigned long longs);
+void vmx_mmu_sync_tlb(struct vmx_vcpu *vcpu, bool *flush);
+phys_addr_t vmx_mmu_root_pa(struct vmx_vm *vm);
+
+/* cpuid.c */
+struct vmx_cpuid *vmx_cpuid_default(void);
+long vmx_cpuid_get_default(struct vmx_cpuid __user *argp);
+long vmx_cpuid_set(struct vmx_vm *vm, struct vmx_cpuid __user *argp);
+void vmx_cpuid_emulate(struct vmx_vcpu *vcpu, u64 cr4);
+
+/* main.c */
+unsigned int vmx_nr_cpus_enabled(void);
 long vmx_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
 
-/* Host CPUs with virtualization on (cpu_enable succeeded). */
-unsigned int vmx_nr_cpus_enabled(void);
+/* ioctl.c */
+long vmx_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+long vmx_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg);
+
+static inline bool vmx_all_zero(const void *p, size_t len)
+{
+	return !memchr_inv(p, 0, len);
+}
 
 #endif /* VMX_CORE_H */

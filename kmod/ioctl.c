@@ -1,18 +1,17 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * All ioctl argument parsing of the core lives here: copy in, validate
- * flags and reserved fields, call the object's function, copy out.
+ * flags and reserved fields, check the caller, call the object's
+ * function, copy out.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
+#include <linux/slab.h>
 #include <linux/uaccess.h>
 
 #include "core.h"
 
-static bool vmx_all_zero(const void *p, size_t len)
-{
-	return !memchr_inv(p, 0, len);
-}
+/* ---- /dev/vmx ---- */
 
 static long vmx_dev_get_caps(void __user *argp)
 {
@@ -62,16 +61,21 @@ long vmx_dev_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 		return vmx_dev_get_caps(argp);
 	case VMX_CREATE_VM:
 		return vmx_dev_create_vm(argp);
+	case VMX_GET_DEFAULT_CPUID:
+		return vmx_cpuid_get_default(argp);
 	default:
 		return -ENOTTY;
 	}
 }
 
+/* ---- VM fd ---- */
+
 static long vmx_vm_get_info(struct vmx_vm *vm, void __user *argp)
 {
 	struct vmx_vm_info info = {
-		.flags	= vm->flags,
-		.id	= vm->id,
+		.flags		= vm->flags,
+		.nr_vcpus	= atomic_read(&vm->nr_vcpus),
+		.id		= vm->id,
 	};
 
 	if (copy_to_user(argp, &info, sizeof(info)))
@@ -79,15 +83,228 @@ static long vmx_vm_get_info(struct vmx_vm *vm, void __user *argp)
 	return 0;
 }
 
+static long vmx_vm_create_vcpu(struct vmx_vm *vm, void __user *argp)
+{
+	struct vmx_vcpu_create args;
+
+	if (copy_from_user(&args, argp, sizeof(args)))
+		return -EFAULT;
+	return vmx_vcpu_create(vm, &args);
+}
+
+static long vmx_vm_set_memslot(struct vmx_vm *vm, void __user *argp)
+{
+	struct vmx_memslot req;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	return vmx_slot_set(vm, &req);
+}
+
+static long vmx_vm_get_dirty_log(struct vmx_vm *vm, void __user *argp)
+{
+	struct vmx_dirty_log req;
+
+	if (copy_from_user(&req, argp, sizeof(req)))
+		return -EFAULT;
+	return vmx_slot_get_dirty_log(vm, &req);
+}
+
 long vmx_vm_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 {
 	struct vmx_vm *vm = file->private_data;
 	void __user *argp = (void __user *)arg;
 
-	switch (cmd) {
-	case VMX_VM_GET_INFO:
+	if (cmd == VMX_VM_GET_INFO)
 		return vmx_vm_get_info(vm, argp);
+	if (_IOC_TYPE(cmd) != VMX_IOC_MAGIC)
+		return -ENOTTY;
+	/* Changing a VM is for its creator only, not for a fork child. */
+	switch (cmd) {
+	case VMX_CREATE_VCPU:
+	case VMX_SET_MEMSLOT:
+	case VMX_GET_DIRTY_LOG:
+	case VMX_SET_CPUID:
+		if (!vmx_vm_owner_ok(vm))
+			return -EIO;
+		break;
 	default:
 		return -ENOTTY;
 	}
+
+	switch (cmd) {
+	case VMX_CREATE_VCPU:
+		return vmx_vm_create_vcpu(vm, argp);
+	case VMX_SET_MEMSLOT:
+		return vmx_vm_set_memslot(vm, argp);
+	case VMX_GET_DIRTY_LOG:
+		return vmx_vm_get_dirty_log(vm, argp);
+	case VMX_SET_CPUID:
+		return vmx_cpuid_set(vm, argp);
+	}
+	return -ENOTTY;
+}
+
+/* ---- vCPU fd ---- */
+
+static long vmx_vcpu_regs_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
+				void __user *argp)
+{
+	struct vmx_regs regs;
+
+	if (cmd == VMX_GET_REGS) {
+		vmx_vcpu_get_regs(vcpu, &regs);
+		return copy_to_user(argp, &regs, sizeof(regs)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&regs, argp, sizeof(regs)))
+		return -EFAULT;
+	return vmx_vcpu_set_regs(vcpu, &regs);
+}
+
+static bool vmx_segment_ok(const struct vmx_segment *seg)
+{
+	return !seg->pad && seg->type < 16 && seg->s < 2 && seg->dpl < 4 &&
+	       seg->present < 2 && seg->avl < 2 && seg->l < 2 && seg->db < 2 &&
+	       seg->g < 2 && seg->unusable < 2;
+}
+
+static long vmx_vcpu_sregs_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
+				 void __user *argp)
+{
+	struct vmx_sregs sregs;
+	const struct vmx_segment *segs[] = {
+		&sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs,
+		&sregs.ss, &sregs.tr, &sregs.ldt,
+	};
+	int i;
+
+	if (cmd == VMX_GET_SREGS) {
+		memset(&sregs, 0, sizeof(sregs));
+		vmx_ops->get_sregs(vcpu, &sregs);
+		return copy_to_user(argp, &sregs, sizeof(sregs)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&sregs, argp, sizeof(sregs)))
+		return -EFAULT;
+	if (!vmx_all_zero(sregs.reserved, sizeof(sregs.reserved)) ||
+	    !vmx_all_zero(sregs.gdt.pad, sizeof(sregs.gdt.pad)) ||
+	    !vmx_all_zero(sregs.idt.pad, sizeof(sregs.idt.pad)))
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(segs); i++)
+		if (!vmx_segment_ok(segs[i]))
+			return -EINVAL;
+	return vmx_ops->set_sregs(vcpu, &sregs);
+}
+
+static long vmx_vcpu_fpu_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
+			       void __user *argp)
+{
+	struct vmx_fpu *fpu;
+	long ret;
+
+	fpu = kzalloc(sizeof(*fpu), GFP_KERNEL_ACCOUNT);
+	if (!fpu)
+		return -ENOMEM;
+	if (cmd == VMX_GET_FPU) {
+		ret = vmx_vcpu_get_fpu(vcpu, fpu);
+		if (!ret && copy_to_user(argp, fpu, sizeof(*fpu)))
+			ret = -EFAULT;
+	} else if (copy_from_user(fpu, argp, sizeof(*fpu))) {
+		ret = -EFAULT;
+	} else {
+		ret = vmx_vcpu_set_fpu(vcpu, fpu);
+	}
+	kfree(fpu);
+	return ret;
+}
+
+static long vmx_vcpu_inject_ioctl(struct vmx_vcpu *vcpu, void __user *argp)
+{
+	struct vmx_event ev;
+
+	if (copy_from_user(&ev, argp, sizeof(ev)))
+		return -EFAULT;
+	return vmx_vcpu_inject(vcpu, &ev);
+}
+
+static long vmx_vcpu_events_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
+				  void __user *argp)
+{
+	struct vmx_events ev;
+
+	if (cmd == VMX_GET_EVENTS) {
+		memset(&ev, 0, sizeof(ev));
+		vmx_ops->get_events(vcpu, &ev);
+		ev.pending_valid = vcpu->pending_event.valid;
+		if (ev.pending_valid)
+			ev.pending = vcpu->pending_event.event;
+		return copy_to_user(argp, &ev, sizeof(ev)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&ev, argp, sizeof(ev)))
+		return -EFAULT;
+	if (ev.flags || ev.pad2 || ev.pending_valid > 1 || ev.int_shadow > 1 ||
+	    ev.nmi_masked > 1 || !vmx_all_zero(ev.pad, sizeof(ev.pad)) ||
+	    !vmx_all_zero(ev.reserved, sizeof(ev.reserved)))
+		return -EINVAL;
+	if (ev.pending_valid && vmx_event_check(&ev.pending))
+		return -EINVAL;
+	vcpu->pending_event.valid = ev.pending_valid;
+	vcpu->pending_event.event = ev.pending;
+	return vmx_ops->set_events(vcpu, &ev);
+}
+
+static long vmx_vcpu_dispatch(struct vmx_vcpu *vcpu, unsigned int cmd,
+			      void __user *argp)
+{
+	switch (cmd) {
+	case VMX_RUN:
+		return vmx_vcpu_run(vcpu);
+	case VMX_GET_REGS:
+	case VMX_SET_REGS:
+		return vmx_vcpu_regs_ioctl(vcpu, cmd, argp);
+	case VMX_GET_SREGS:
+	case VMX_SET_SREGS:
+		return vmx_vcpu_sregs_ioctl(vcpu, cmd, argp);
+	case VMX_GET_FPU:
+	case VMX_SET_FPU:
+		return vmx_vcpu_fpu_ioctl(vcpu, cmd, argp);
+	case VMX_GET_MSRS:
+		return vmx_vcpu_get_msrs(vcpu, argp);
+	case VMX_SET_MSRS:
+		return vmx_vcpu_set_msrs(vcpu, argp);
+	case VMX_INJECT_EVENT:
+		return vmx_vcpu_inject_ioctl(vcpu, argp);
+	case VMX_GET_EVENTS:
+	case VMX_SET_EVENTS:
+		return vmx_vcpu_events_ioctl(vcpu, cmd, argp);
+	}
+	return -ENOTTY;
+}
+
+static bool vmx_vcpu_cmd_known(unsigned int cmd)
+{
+	switch (cmd) {
+	case VMX_RUN: case VMX_GET_REGS: case VMX_SET_REGS:
+	case VMX_GET_SREGS: case VMX_SET_SREGS: case VMX_GET_FPU:
+	case VMX_SET_FPU: case VMX_GET_MSRS: case VMX_SET_MSRS:
+	case VMX_INJECT_EVENT: case VMX_GET_EVENTS: case VMX_SET_EVENTS:
+		return true;
+	}
+	return false;
+}
+
+long vmx_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
+{
+	struct vmx_vcpu *vcpu = file->private_data;
+	long ret;
+
+	if (!vmx_vcpu_cmd_known(cmd))
+		return -ENOTTY;
+	if (!vmx_vm_owner_ok(vcpu->vm))
+		return -EIO;
+	/* One thread at a time per vCPU; a second one is told so. */
+	if (!mutex_trylock(&vcpu->mutex))
+		return -EBUSY;
+	ret = vmx_vcpu_dispatch(vcpu, cmd, (void __user *)arg);
+	mutex_unlock(&vcpu->mutex);
+	return ret;
 }

@@ -224,6 +224,7 @@ static int __init vmx_init(void)
 	ret = vmx_ops->hardware_setup();
 	if (ret)
 		return ret;
+	vmx_fpu_setup();
 
 	ret = vmx_enable_all_cpus();
 	if (ret)

@@ -1,22 +1,43 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * AMD SVM backend: probing, per-CPU enable/disable and the ops table.
+ * AMD SVM backend: CPU enable/disable, ASIDs, the VMCB of a vCPU, its
+ * register state, the run loop step and the ops table.
  */
 #define pr_fmt(fmt) KBUILD_MODNAME ": svm: " fmt
 
 #include <linux/gfp.h>
 #include <linux/mm.h>
 #include <linux/percpu.h>
+#include <linux/sched/signal.h>
+#include <linux/slab.h>
 #include <asm/cpufeature.h>
-#include <asm/msr.h>
 #include <asm/io.h>
+#include <asm/msr.h>
 #include <asm/processor.h>
+#include <asm/special_insns.h>
 
-#include "../core.h"
 #include "svm.h"
 
-/* Host state save area that VMRUN uses, one page per CPU (VM_HSAVE_PA). */
-static DEFINE_PER_CPU(struct page *, svm_hsave_page);
+/*
+ * Per-CPU SVM state.
+ * @hsave:	VM_HSAVE_PA page: where VMRUN keeps host state
+ * @host_vmcb:	page VMSAVE/VMLOAD use for the rest of the host state
+ * @next_asid, @asid_generation: ASID allocator; a new generation starts
+ *		with a flush of all ASIDs
+ */
+struct svm_cpu {
+	struct page *hsave;
+	struct page *host_vmcb;
+	u32 next_asid;
+	u64 asid_generation;
+	bool flush_all_asids;
+};
+
+static DEFINE_PER_CPU(struct svm_cpu, svm_cpu);
+static u32 svm_max_asid;
+bool svm_has_nrips;
+
+/* ---- module and CPU level ---- */
 
 static int svm_probe(void)
 {
@@ -32,16 +53,19 @@ static int svm_probe(void)
 	return 0;
 }
 
-static void svm_free_hsave_pages(void)
+static void svm_free_cpu_pages(void)
 {
 	int cpu;
 
 	for_each_possible_cpu(cpu) {
-		struct page **page = per_cpu_ptr(&svm_hsave_page, cpu);
+		struct svm_cpu *sc = per_cpu_ptr(&svm_cpu, cpu);
 
-		if (*page)
-			__free_page(*page);
-		*page = NULL;
+		if (sc->hsave)
+			__free_page(sc->hsave);
+		if (sc->host_vmcb)
+			__free_page(sc->host_vmcb);
+		sc->hsave = NULL;
+		sc->host_vmcb = NULL;
 	}
 }
 
@@ -49,26 +73,38 @@ static int svm_hardware_setup(void)
 {
 	int cpu;
 
-	for_each_possible_cpu(cpu) {
-		struct page *page = alloc_pages_node(cpu_to_node(cpu),
-						     GFP_KERNEL | __GFP_ZERO, 0);
+	/* ASID 0 is the host's. */
+	svm_max_asid = cpuid_ebx(SVM_CPUID_FUNC) - 1;
+	svm_has_nrips = cpuid_edx(SVM_CPUID_FUNC) & SVM_FEAT_NRIPS;
+	if (svm_max_asid < 1) {
+		pr_err("no guest ASIDs\n");
+		return -EOPNOTSUPP;
+	}
 
-		if (!page) {
-			svm_free_hsave_pages();
+	for_each_possible_cpu(cpu) {
+		struct svm_cpu *sc = per_cpu_ptr(&svm_cpu, cpu);
+		int node = cpu_to_node(cpu);
+
+		sc->hsave = alloc_pages_node(node, GFP_KERNEL | __GFP_ZERO, 0);
+		sc->host_vmcb = alloc_pages_node(node, GFP_KERNEL | __GFP_ZERO, 0);
+		if (!sc->hsave || !sc->host_vmcb) {
+			svm_free_cpu_pages();
 			return -ENOMEM;
 		}
-		per_cpu(svm_hsave_page, cpu) = page;
 	}
+	pr_info("%u ASIDs, NRIP save %s\n", svm_max_asid,
+		svm_has_nrips ? "yes" : "no");
 	return 0;
 }
 
 static void svm_hardware_unsetup(void)
 {
-	svm_free_hsave_pages();
+	svm_free_cpu_pages();
 }
 
 static int svm_cpu_enable(void)
 {
+	struct svm_cpu *sc = this_cpu_ptr(&svm_cpu);
 	u64 efer, vm_cr;
 
 	rdmsrl(MSR_EFER, efer);
@@ -81,7 +117,9 @@ static int svm_cpu_enable(void)
 		return -EOPNOTSUPP;
 
 	wrmsrl(MSR_EFER, efer | EFER_SVME);
-	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(__this_cpu_read(svm_hsave_page)));
+	wrmsrl(MSR_VM_HSAVE_PA, page_to_phys(sc->hsave));
+	/* Whatever a previous user left in the TLB: flush on first use. */
+	sc->next_asid = svm_max_asid + 1;
 	return 0;
 }
 
@@ -109,14 +147,661 @@ static void svm_cpu_emergency_disable(void)
 	wrmsrl(MSR_EFER, efer & ~EFER_SVME);
 }
 
+/*
+ * Give the vCPU a fresh ASID on this CPU when it has none from the
+ * current generation here, or when its TLB must be flushed (a new ASID
+ * has no stale entries; CPUs without flush-by-ASID need this anyway).
+ */
+static void svm_prepare_asid(struct svm_vcpu *svm, int cpu, bool flush)
+{
+	struct svm_cpu *sc = this_cpu_ptr(&svm_cpu);
+
+	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	if (!flush && svm->asid_cpu == cpu &&
+	    svm->asid_generation == sc->asid_generation)
+		return;
+	if (sc->next_asid > svm_max_asid) {
+		sc->asid_generation++;
+		sc->next_asid = 1;
+		svm->vmcb->control.tlb_ctl = TLB_CONTROL_FLUSH_ALL_ASID;
+	}
+	svm->vmcb->control.asid = sc->next_asid++;
+	svm->asid_cpu = cpu;
+	svm->asid_generation = sc->asid_generation;
+}
+
+/* ---- guest state ---- */
+
+void svm_skip_insn(struct svm_vcpu *svm, unsigned int len)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+
+	if (svm_has_nrips && svm->vmcb->control.next_rip)
+		vcpu->rip = svm->vmcb->control.next_rip;
+	else
+		vcpu->rip += len;
+	/* Completing an instruction ends an STI/MOV SS shadow. */
+	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+}
+
+void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
+			 u32 error_code)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+
+	vcpu->pending_event.valid = true;
+	vcpu->pending_event.event = (struct vmx_event) {
+		.type = VMX_EVENT_EXCEPTION, .vector = vector,
+		.flags = has_error ? VMX_EVENT_HAS_ERROR_CODE : 0,
+		.error_code = has_error ? error_code : 0,
+	};
+}
+
+static u16 svm_seg_attr(const struct vmx_segment *s)
+{
+	if (s->unusable)
+		return 0;
+	return (s->type & SVM_ATTR_TYPE_MASK) | (s->s ? SVM_ATTR_S : 0) |
+	       (s->dpl << SVM_ATTR_DPL_SHIFT) | (s->present ? SVM_ATTR_P : 0) |
+	       (s->avl ? SVM_ATTR_AVL : 0) | (s->l ? SVM_ATTR_L : 0) |
+	       (s->db ? SVM_ATTR_DB : 0) | (s->g ? SVM_ATTR_G : 0);
+}
+
+static void svm_seg_to_vmcb(struct vmcb_seg *v, const struct vmx_segment *s)
+{
+	v->selector = s->selector;
+	v->attrib = svm_seg_attr(s);
+	v->limit = s->limit;
+	v->base = s->base;
+}
+
+static void svm_seg_from_vmcb(struct vmx_segment *s, const struct vmcb_seg *v)
+{
+	s->selector = v->selector;
+	s->limit = v->limit;
+	s->base = v->base;
+	s->type = v->attrib & SVM_ATTR_TYPE_MASK;
+	s->s = !!(v->attrib & SVM_ATTR_S);
+	s->dpl = (v->attrib >> SVM_ATTR_DPL_SHIFT) & 3;
+	s->present = !!(v->attrib & SVM_ATTR_P);
+	s->avl = !!(v->attrib & SVM_ATTR_AVL);
+	s->l = !!(v->attrib & SVM_ATTR_L);
+	s->db = !!(v->attrib & SVM_ATTR_DB);
+	s->g = !!(v->attrib & SVM_ATTR_G);
+	s->unusable = !s->present;
+}
+
+static void svm_get_sregs(struct vmx_vcpu *vcpu, struct vmx_sregs *sregs)
+{
+	struct vmcb_save_area *save = &to_svm(vcpu)->vmcb->save;
+
+	svm_seg_from_vmcb(&sregs->cs, &save->cs);
+	svm_seg_from_vmcb(&sregs->ds, &save->ds);
+	svm_seg_from_vmcb(&sregs->es, &save->es);
+	svm_seg_from_vmcb(&sregs->fs, &save->fs);
+	svm_seg_from_vmcb(&sregs->gs, &save->gs);
+	svm_seg_from_vmcb(&sregs->ss, &save->ss);
+	svm_seg_from_vmcb(&sregs->tr, &save->tr);
+	svm_seg_from_vmcb(&sregs->ldt, &save->ldtr);
+	sregs->gdt.base = save->gdtr.base;
+	sregs->gdt.limit = save->gdtr.limit;
+	sregs->idt.base = save->idtr.base;
+	sregs->idt.limit = save->idtr.limit;
+	sregs->cr0 = save->cr0;
+	sregs->cr2 = save->cr2;
+	sregs->cr3 = save->cr3;
+	sregs->cr4 = save->cr4;
+	sregs->cr8 = to_svm(vcpu)->vmcb->control.int_ctl & V_TPR_MASK;
+	sregs->efer = save->efer & ~EFER_SVME;
+}
+
+/* CR4 bits a guest may have (never VMXE, PKE, CET, ...). */
+#define SVM_CR4_ALLOWED	(X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | \
+			 X86_CR4_DE | X86_CR4_PSE | X86_CR4_PAE | \
+			 X86_CR4_MCE | X86_CR4_PGE | X86_CR4_PCE | \
+			 X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_UMIP | \
+			 X86_CR4_LA57 | X86_CR4_FSGSBASE | X86_CR4_PCIDE | \
+			 X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_SMAP)
+
+static u64 svm_cr4_allowed(void)
+{
+	u64 allowed = SVM_CR4_ALLOWED;
+
+	/* Only what the CPU itself implements. */
+	if (!boot_cpu_has(X86_FEATURE_LA57))
+		allowed &= ~X86_CR4_LA57;
+	if (!boot_cpu_has(X86_FEATURE_UMIP))
+		allowed &= ~X86_CR4_UMIP;
+	if (!boot_cpu_has(X86_FEATURE_FSGSBASE))
+		allowed &= ~X86_CR4_FSGSBASE;
+	if (!boot_cpu_has(X86_FEATURE_PCID))
+		allowed &= ~X86_CR4_PCIDE;
+	if (!boot_cpu_has(X86_FEATURE_XSAVE))
+		allowed &= ~X86_CR4_OSXSAVE;
+	if (!boot_cpu_has(X86_FEATURE_SMEP))
+		allowed &= ~X86_CR4_SMEP;
+	if (!boot_cpu_has(X86_FEATURE_SMAP))
+		allowed &= ~X86_CR4_SMAP;
+	return allowed;
+}
+
+static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	u64 efer = sregs->efer & ~EFER_LMA;
+
+	/* Bits that must be zero; inconsistent modes fail at VMRUN. */
+	if (sregs->cr0 >> 32 || sregs->cr4 & ~svm_cr4_allowed() ||
+	    sregs->efer & ~SVM_GUEST_EFER || sregs->cr8 & ~0xfULL)
+		return -EINVAL;
+
+	svm_seg_to_vmcb(&save->cs, &sregs->cs);
+	svm_seg_to_vmcb(&save->ds, &sregs->ds);
+	svm_seg_to_vmcb(&save->es, &sregs->es);
+	svm_seg_to_vmcb(&save->fs, &sregs->fs);
+	svm_seg_to_vmcb(&save->gs, &sregs->gs);
+	svm_seg_to_vmcb(&save->ss, &sregs->ss);
+	svm_seg_to_vmcb(&save->tr, &sregs->tr);
+	svm_seg_to_vmcb(&save->ldtr, &sregs->ldt);
+	save->gdtr.base = sregs->gdt.base;
+	save->gdtr.limit = sregs->gdt.limit;
+	save->idtr.base = sregs->idt.base;
+	save->idtr.limit = sregs->idt.limit;
+	save->cr0 = sregs->cr0;
+	save->cr2 = sregs->cr2;
+	save->cr3 = sregs->cr3;
+	save->cr4 = sregs->cr4;
+	/* LMA follows from LME and paging, whatever the VMM passed. */
+	if ((efer & EFER_LME) && (sregs->cr0 & X86_CR0_PG))
+		efer |= EFER_LMA;
+	save->efer = efer | EFER_SVME;
+	/* CPL is SS.DPL in protected mode, 0 in real mode. */
+	save->cpl = (sregs->cr0 & X86_CR0_PE) ? sregs->ss.dpl : 0;
+	svm->vmcb->control.int_ctl = (svm->vmcb->control.int_ctl & ~V_TPR_MASK) |
+				     sregs->cr8;
+	return 0;
+}
+
+static void svm_get_events(struct vmx_vcpu *vcpu, struct vmx_events *events)
+{
+	events->int_shadow = !!(to_svm(vcpu)->vmcb->control.int_state &
+				SVM_INTERRUPT_SHADOW_MASK);
+}
+
+static int svm_set_events(struct vmx_vcpu *vcpu, const struct vmx_events *events)
+{
+	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
+
+	if (events->int_shadow)
+		ctl->int_state |= SVM_INTERRUPT_SHADOW_MASK;
+	else
+		ctl->int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	return 0;
+}
+
+static bool svm_irq_window_open(struct vmx_vcpu *vcpu)
+{
+	return (vcpu->rflags & X86_EFLAGS_IF) &&
+	       !(to_svm(vcpu)->vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK);
+}
+
+/* ---- MSRs in the VMCB ---- */
+
+static int svm_get_msr(struct vmx_vcpu *vcpu, u32 index, u64 *data)
+{
+	struct vmcb *vmcb = to_svm(vcpu)->vmcb;
+	struct vmcb_save_area *save = &vmcb->save;
+
+	switch (index) {
+	case MSR_EFER:
+		*data = save->efer & ~EFER_SVME;
+		break;
+	case MSR_STAR:
+		*data = save->star;
+		break;
+	case MSR_LSTAR:
+		*data = save->lstar;
+		break;
+	case MSR_CSTAR:
+		*data = save->cstar;
+		break;
+	case MSR_SYSCALL_MASK:
+		*data = save->sfmask;
+		break;
+	case MSR_KERNEL_GS_BASE:
+		*data = save->kernel_gs_base;
+		break;
+	case MSR_FS_BASE:
+		*data = save->fs.base;
+		break;
+	case MSR_GS_BASE:
+		*data = save->gs.base;
+		break;
+	case MSR_IA32_SYSENTER_CS:
+		*data = save->sysenter_cs;
+		break;
+	case MSR_IA32_SYSENTER_ESP:
+		*data = save->sysenter_esp;
+		break;
+	case MSR_IA32_SYSENTER_EIP:
+		*data = save->sysenter_eip;
+		break;
+	case MSR_IA32_CR_PAT:
+		*data = save->g_pat;
+		break;
+	case MSR_IA32_TSC:
+		*data = rdtsc() + vmcb->control.tsc_offset;
+		break;
+	case MSR_IA32_DEBUGCTLMSR:
+		*data = save->dbgctl;
+		break;
+	case MSR_VM_CR:
+		/* SVM is hidden from the guest: locked off. */
+		*data = SVM_VM_CR_SVMDIS | SVM_VM_CR_LOCK;
+		break;
+	case MSR_VM_HSAVE_PA:
+	case MSR_K7_HWCR:
+		*data = 0;
+		break;
+	default:
+		return -ENOENT;
+	}
+	return 0;
+}
+
+static bool svm_pat_valid(u64 pat)
+{
+	int i;
+
+	/* Each byte one of UC, WC, WT, WP, WB, UC-. */
+	for (i = 0; i < 8; i++) {
+		u8 type = pat >> (i * 8);
+
+		if (type > 7 || type == 2 || type == 3)
+			return false;
+	}
+	return true;
+}
+
+static int svm_set_efer(struct svm_vcpu *svm, u64 data, bool host)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+
+	if (data & ~SVM_GUEST_EFER)
+		return -EINVAL;
+	/* A guest may not flip LME while paging is on. */
+	if (!host && (save->cr0 & X86_CR0_PG) &&
+	    ((data ^ save->efer) & EFER_LME))
+		return -EINVAL;
+	if (!host)
+		data = (data & ~EFER_LMA) | (save->efer & EFER_LMA);
+	save->efer = data | EFER_SVME;
+	return 0;
+}
+
+static bool svm_canonical(u64 addr)
+{
+	return (s64)(addr << 16) >> 16 == (s64)addr;
+}
+
+static int svm_set_msr(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_save_area *save = &svm->vmcb->save;
+
+	switch (index) {
+	case MSR_EFER:
+		return svm_set_efer(svm, data, host);
+	case MSR_STAR:
+		save->star = data;
+		return 0;
+	case MSR_LSTAR:
+	case MSR_CSTAR:
+	case MSR_KERNEL_GS_BASE:
+	case MSR_FS_BASE:
+	case MSR_GS_BASE:
+	case MSR_IA32_SYSENTER_ESP:
+	case MSR_IA32_SYSENTER_EIP:
+		if (!svm_canonical(data))
+			return -EINVAL;
+		if (index == MSR_LSTAR)
+			save->lstar = data;
+		else if (index == MSR_CSTAR)
+			save->cstar = data;
+		else if (index == MSR_KERNEL_GS_BASE)
+			save->kernel_gs_base = data;
+		else if (index == MSR_FS_BASE)
+			save->fs.base = data;
+		else if (index == MSR_GS_BASE)
+			save->gs.base = data;
+		else if (index == MSR_IA32_SYSENTER_ESP)
+			save->sysenter_esp = data;
+		else
+			save->sysenter_eip = data;
+		return 0;
+	case MSR_SYSCALL_MASK:
+		save->sfmask = data;
+		return 0;
+	case MSR_IA32_SYSENTER_CS:
+		save->sysenter_cs = data;
+		return 0;
+	case MSR_IA32_CR_PAT:
+		if (!svm_pat_valid(data))
+			return -EINVAL;
+		save->g_pat = data;
+		return 0;
+	case MSR_IA32_TSC:
+		svm->vmcb->control.tsc_offset = data - rdtsc();
+		return 0;
+	case MSR_IA32_DEBUGCTLMSR:
+		/* No LBR virtualization: only the reset value. */
+		return data ? -EINVAL : 0;
+	case MSR_VM_CR:
+	case MSR_VM_HSAVE_PA:
+		/* Host-sensitive: a guest write is refused (#GP). */
+		return -EINVAL;
+	case MSR_K7_HWCR:
+		return data ? -EINVAL : 0;
+	}
+	return -ENOENT;
+}
+
+/* ---- vCPU set-up ---- */
+
+/* MSRs the guest reads and writes directly: VMLOAD/VMSAVE switch them. */
+static const u32 svm_passthrough_msrs[] = {
+	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
+	MSR_STAR, MSR_LSTAR, MSR_CSTAR, MSR_SYSCALL_MASK,
+	MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
+};
+
+/* Clear both intercept bits of @msr in the MSR permission map. */
+static void svm_msrpm_allow(void *msrpm, u32 msr)
+{
+	static const u32 base[] = { 0, 0xc0000000, 0xc0010000 };
+	u32 range, bit;
+
+	for (range = 0; range < ARRAY_SIZE(base); range++) {
+		if (msr - base[range] < 0x2000) {
+			bit = range * 0x4000 + (msr - base[range]) * 2;
+			clear_bit(bit, msrpm);
+			clear_bit(bit + 1, msrpm);
+			return;
+		}
+	}
+}
+
+static void svm_init_seg(struct vmcb_seg *seg, u16 type)
+{
+	seg->selector = 0;
+	seg->attrib = SVM_ATTR_P | SVM_ATTR_S | type;
+	seg->limit = 0xffff;
+	seg->base = 0;
+}
+
+/* x86 reset state (APM Vol. 2, 14.1.3), as far as the VMCB holds it. */
+static void svm_init_vmcb(struct svm_vcpu *svm)
+{
+	struct vmcb *vmcb = svm->vmcb;
+	struct vmcb_control_area *ctl = &vmcb->control;
+	struct vmcb_save_area *save = &vmcb->save;
+	static const unsigned int intercepts[] = {
+		INTERCEPT_INTR, INTERCEPT_NMI, INTERCEPT_SMI, INTERCEPT_INIT,
+		INTERCEPT_CPUID, INTERCEPT_INVD, INTERCEPT_HLT,
+		INTERCEPT_INVLPGA, INTERCEPT_IOIO_PROT, INTERCEPT_MSR_PROT,
+		INTERCEPT_TASK_SWITCH, INTERCEPT_SHUTDOWN, INTERCEPT_VMRUN,
+		INTERCEPT_VMMCALL, INTERCEPT_VMLOAD, INTERCEPT_VMSAVE,
+		INTERCEPT_STGI, INTERCEPT_CLGI, INTERCEPT_SKINIT,
+		INTERCEPT_RDTSCP, INTERCEPT_WBINVD, INTERCEPT_MONITOR,
+		INTERCEPT_MWAIT, INTERCEPT_MWAIT_COND, INTERCEPT_XSETBV,
+		INTERCEPT_RDPRU,
+		/* Machine checks belong to the host. */
+		INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR,
+	};
+	int i;
+
+	for (i = 0; i < ARRAY_SIZE(intercepts); i++)
+		svm_set_intercept(vmcb, intercepts[i]);
+
+	ctl->iopm_base_pa = virt_to_phys(svm->iopm);
+	ctl->msrpm_base_pa = virt_to_phys(svm->msrpm);
+	ctl->nested_ctl = SVM_NESTED_CTL_NP_ENABLE;
+	ctl->nested_cr3 = vmx_mmu_root_pa(svm->vcpu.vm);
+	/* Physical interrupts stay the host's, whatever the guest's IF. */
+	ctl->int_ctl = V_INTR_MASKING_MASK;
+	/* Guest TSC starts near zero. */
+	ctl->tsc_offset = -rdtsc();
+
+	svm_init_seg(&save->cs, 0xb);	/* code, read, accessed */
+	save->cs.selector = 0xf000;
+	save->cs.base = 0xffff0000;
+	svm_init_seg(&save->ds, 0x3);	/* data, write, accessed */
+	svm_init_seg(&save->es, 0x3);
+	svm_init_seg(&save->fs, 0x3);
+	svm_init_seg(&save->gs, 0x3);
+	svm_init_seg(&save->ss, 0x3);
+	save->gdtr.limit = 0xffff;
+	save->idtr.limit = 0xffff;
+	save->ldtr.attrib = SVM_ATTR_P | 0x2;	/* LDT */
+	save->ldtr.limit = 0xffff;
+	save->tr.attrib = SVM_ATTR_P | 0x3;	/* busy 16-bit TSS */
+	save->tr.limit = 0xffff;
+
+	save->cr0 = X86_CR0_NW | X86_CR0_CD | X86_CR0_ET;
+	save->efer = EFER_SVME;
+	save->dr6 = 0xffff0ff0;
+	save->dr7 = 0x400;
+	save->g_pat = 0x0007040600070406ULL;
+}
+
+static void svm_vcpu_free(struct vmx_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	free_page((unsigned long)svm->vmcb);
+	free_pages((unsigned long)svm->msrpm, SVM_MSRPM_ORDER);
+	free_pages((unsigned long)svm->iopm, SVM_IOPM_ORDER);
+}
+
+static int svm_vcpu_init(struct vmx_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	int i;
+
+	svm->vmcb = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
+	svm->msrpm = (void *)__get_free_pages(GFP_KERNEL_ACCOUNT, SVM_MSRPM_ORDER);
+	svm->iopm = (void *)__get_free_pages(GFP_KERNEL_ACCOUNT, SVM_IOPM_ORDER);
+	if (!svm->vmcb || !svm->msrpm || !svm->iopm) {
+		svm_vcpu_free(vcpu);
+		return -ENOMEM;
+	}
+	/* Intercept every port and every MSR, then open the few above. */
+	memset(svm->iopm, 0xff, PAGE_SIZE << SVM_IOPM_ORDER);
+	memset(svm->msrpm, 0xff, PAGE_SIZE << SVM_MSRPM_ORDER);
+	for (i = 0; i < ARRAY_SIZE(svm_passthrough_msrs); i++)
+		svm_msrpm_allow(svm->msrpm, svm_passthrough_msrs[i]);
+
+	svm->vmcb_pa = virt_to_phys(svm->vmcb);
+	svm->asid_cpu = -1;
+	svm_init_vmcb(svm);
+	return 0;
+}
+
+static void svm_vcpu_load(struct vmx_vcpu *vcpu, int cpu)
+{
+	WRITE_ONCE(vcpu->cpu, cpu);
+}
+
+static void svm_vcpu_put(struct vmx_vcpu *vcpu)
+{
+}
+
+/* ---- one entry ---- */
+
+/* Put the VMM's pending event into EVENTINJ, or ask for a window. */
+static void svm_inject_pending(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	struct vmcb_control_area *ctl = &svm->vmcb->control;
+	struct vmx_event *ev = &vcpu->pending_event.event;
+	u32 type;
+
+	svm->event_injected = false;
+	if (!vcpu->pending_event.valid)
+		goto window;
+	if (ev->type == VMX_EVENT_EXTINT && !svm_irq_window_open(vcpu))
+		goto window;
+
+	type = ev->type == VMX_EVENT_EXTINT ? SVM_EVENT_TYPE_INTR :
+	       ev->type == VMX_EVENT_NMI ? SVM_EVENT_TYPE_NMI :
+	       SVM_EVENT_TYPE_EXCEPT;
+	ctl->event_inj = SVM_EVENT_VALID | ev->vector |
+			 (type << SVM_EVENT_TYPE_SHIFT) |
+			 (ev->flags & VMX_EVENT_HAS_ERROR_CODE ? SVM_EVENT_HAS_ERR : 0);
+	ctl->event_inj_err = ev->error_code;
+	svm->event_injected = true;
+window:
+	/*
+	 * A virtual interrupt request makes the CPU exit (VINTR) as soon as
+	 * the guest could take an interrupt.
+	 */
+	if (READ_ONCE(vcpu->run->request_irq_window) ||
+	    (vcpu->pending_event.valid && !svm->event_injected)) {
+		ctl->int_ctl |= V_IRQ_MASK | V_IGN_TPR_MASK |
+				(0xf << V_INTR_PRIO_SHIFT);
+		svm_set_intercept(svm->vmcb, INTERCEPT_VINTR);
+	}
+}
+
+/*
+ * An event whose delivery the exit interrupted goes back into the queue.
+ * Software interrupts and INT3/INTO are dropped instead: RIP still points
+ * at the instruction, which runs again.
+ */
+static void svm_requeue_exit_int_info(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	struct vmcb_control_area *ctl = &svm->vmcb->control;
+	u32 info = ctl->exit_int_info;
+	u32 type = (info & SVM_EVENT_TYPE_MASK) >> SVM_EVENT_TYPE_SHIFT;
+	u8 vector = info & SVM_EVENT_VECTOR_MASK;
+
+	ctl->event_inj = 0;
+	if (svm->event_injected)
+		vcpu->pending_event.valid = false;
+	if (!(info & SVM_EVENT_VALID) || type == SVM_EVENT_TYPE_SOFT ||
+	    (type == SVM_EVENT_TYPE_EXCEPT && (vector == 3 || vector == 4)))
+		return;
+
+	vcpu->pending_event.valid = true;
+	vcpu->pending_event.event = (struct vmx_event) {
+		.type = type == SVM_EVENT_TYPE_INTR ? VMX_EVENT_EXTINT :
+			type == SVM_EVENT_TYPE_NMI ? VMX_EVENT_NMI :
+			VMX_EVENT_EXCEPTION,
+		.vector = vector,
+		.flags = info & SVM_EVENT_HAS_ERR ? VMX_EVENT_HAS_ERROR_CODE : 0,
+		.error_code = info & SVM_EVENT_HAS_ERR ? ctl->exit_int_info_err : 0,
+	};
+}
+
+static void svm_load_regs(struct svm_vcpu *svm)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+
+	save->rax = vcpu->gprs[VMX_RAX];
+	save->rsp = vcpu->gprs[VMX_RSP];
+	save->rip = vcpu->rip;
+	save->rflags = vcpu->rflags;
+}
+
+static void svm_save_regs(struct svm_vcpu *svm)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	struct vmx_run *run = vcpu->run;
+
+	vcpu->gprs[VMX_RAX] = save->rax;
+	vcpu->gprs[VMX_RSP] = save->rsp;
+	vcpu->rip = save->rip;
+	vcpu->rflags = save->rflags;
+
+	run->rip = save->rip;
+	run->if_flag = !!(save->rflags & X86_EFLAGS_IF);
+	run->irq_window_open = svm_irq_window_open(vcpu);
+	run->cr8 = svm->vmcb->control.int_ctl & V_TPR_MASK;
+}
+
+/*
+ * Enter the guest once.  Order: event and registers into the VMCB, guest
+ * FPU in, IRQs off, last check for pending work, TLB/ASID, GIF off,
+ * world switch, GIF on, IRQs on, guest FPU out, registers back, re-queue
+ * an interrupted event, dispatch the exit.
+ */
+static int svm_vcpu_run(struct vmx_vcpu *vcpu)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct svm_cpu *sc;
+	bool flush = false;
+	int cpu;
+
+	svm_load_regs(svm);
+	vmx_vcpu_fpu_enter(vcpu);
+	local_irq_disable();
+	atomic_set(&vcpu->mode, VMX_VCPU_IN_GUEST);
+	smp_mb__after_atomic();
+	if (signal_pending(current) || need_resched()) {
+		atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
+		local_irq_enable();
+		vmx_vcpu_fpu_exit(vcpu);
+		return 1;
+	}
+	svm_inject_pending(svm);
+	vmx_mmu_sync_tlb(vcpu, &flush);
+	cpu = smp_processor_id();
+	svm_prepare_asid(svm, cpu, flush);
+	sc = this_cpu_ptr(&svm_cpu);
+
+	svm_clgi();
+	svm_world_switch(vcpu->gprs, svm->vmcb_pa, page_to_phys(sc->host_vmcb));
+	svm_stgi();
+
+	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
+	local_irq_enable();
+	vmx_vcpu_fpu_exit(vcpu);
+
+	svm_save_regs(svm);
+	svm_requeue_exit_int_info(svm);
+	vcpu->stat.exits++;
+	return svm_handle_exit(svm);
+}
+
 const struct vmx_backend_ops svm_backend_ops = {
 	.name			= "svm",
 	.backend_id		= VMX_BACKEND_SVM,
-	.features		= VMX_FEAT_NESTED_PAGING,
+	.features		= VMX_FEAT_NESTED_PAGING | VMX_FEAT_VCPUS,
 	.probe			= svm_probe,
 	.hardware_setup		= svm_hardware_setup,
 	.hardware_unsetup	= svm_hardware_unsetup,
 	.cpu_enable		= svm_cpu_enable,
 	.cpu_disable		= svm_cpu_disable,
 	.cpu_emergency_disable	= svm_cpu_emergency_disable,
+	.npt_table_entry	= svm_npt_table_entry,
+	.npt_leaf_entry		= svm_npt_leaf_entry,
+	.npt_present		= svm_npt_present,
+	.npt_huge		= svm_npt_huge,
+	.vcpu_size		= sizeof(struct svm_vcpu),
+	.vcpu_init		= svm_vcpu_init,
+	.vcpu_free		= svm_vcpu_free,
+	.vcpu_load		= svm_vcpu_load,
+	.vcpu_put		= svm_vcpu_put,
+	.vcpu_run		= svm_vcpu_run,
+	.get_sregs		= svm_get_sregs,
+	.set_sregs		= svm_set_sregs,
+	.get_msr		= svm_get_msr,
+	.set_msr		= svm_set_msr,
+	.get_events		= svm_get_events,
+	.set_events		= svm_set_events,
+	.irq_window_open	= svm_irq_window_open,
 };

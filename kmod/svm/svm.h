@@ -1,8 +1,10 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
  * AMD SVM backend: private definitions and instruction wrappers.
- * The architectural names (MSRs, EFER bits, CPUID features) come from the
- * kernel's own headers; what is ours is named here.
+ *
+ * The architectural layout of the VMCB (struct vmcb), the intercept bit
+ * numbers and the exit codes come from the kernel's <asm/svm.h>; what is
+ * ours is named here.
  */
 #ifndef VMX_SVM_H
 #define VMX_SVM_H
@@ -10,14 +12,141 @@
 #include <linux/bits.h>
 #include <linux/types.h>
 #include <asm/msr.h>
+#include <asm/svm.h>
+
+#include "../core.h"
 
 /* VM_CR MSR: firmware disabled SVM (APM Vol. 2, 15.30.1). */
 #define SVM_VM_CR_SVMDIS	BIT_ULL(4)
+#define SVM_VM_CR_LOCK		BIT_ULL(3)
 
-/* Set the global interrupt flag again (only valid with EFER.SVME set). */
+/* CPUID 0x8000000A EDX: NRIP save (next RIP on every intercept). */
+#define SVM_FEAT_NRIPS		BIT(3)
+
+/* EXITINFO1 of an IOIO intercept (APM Vol. 2, 15.10.2). */
+#define SVM_IO_IN		BIT(0)
+#define SVM_IO_STR		BIT(2)
+#define SVM_IO_REP		BIT(3)
+#define SVM_IO_SZ_SHIFT		4		/* SZ8/16/32 one-hot */
+#define SVM_IO_SZ_MASK		(7U << SVM_IO_SZ_SHIFT)
+#define SVM_IO_A_SHIFT		7		/* A16/32/64 one-hot */
+#define SVM_IO_A_MASK		(7U << SVM_IO_A_SHIFT)
+#define SVM_IO_SEG_SHIFT	10
+#define SVM_IO_SEG_MASK		(7U << SVM_IO_SEG_SHIFT)
+#define SVM_IO_PORT_SHIFT	16
+
+/* EXITINFO1 of a nested page fault. */
+#define SVM_NPF_PRESENT		BIT_ULL(0)
+#define SVM_NPF_WRITE		BIT_ULL(1)
+#define SVM_NPF_FETCH		BIT_ULL(4)
+
+/* EVENTINJ / EXITINTINFO (APM Vol. 2, 15.20). */
+#define SVM_EVENT_VECTOR_MASK	0xffU
+#define SVM_EVENT_TYPE_SHIFT	8
+#define SVM_EVENT_TYPE_MASK	(7U << SVM_EVENT_TYPE_SHIFT)
+#define SVM_EVENT_TYPE_INTR	0
+#define SVM_EVENT_TYPE_NMI	2
+#define SVM_EVENT_TYPE_EXCEPT	3
+#define SVM_EVENT_TYPE_SOFT	4
+#define SVM_EVENT_HAS_ERR	BIT(11)
+#define SVM_EVENT_VALID		BIT(31)
+
+/* VMCB segment attributes, packed (APM Vol. 2, 15.5.1). */
+#define SVM_ATTR_TYPE_MASK	0xfU
+#define SVM_ATTR_S		BIT(4)
+#define SVM_ATTR_DPL_SHIFT	5
+#define SVM_ATTR_P		BIT(7)
+#define SVM_ATTR_AVL		BIT(8)
+#define SVM_ATTR_L		BIT(9)
+#define SVM_ATTR_DB		BIT(10)
+#define SVM_ATTR_G		BIT(11)
+
+/* Nested page table entries use the long-mode page table format. */
+#define SVM_NPT_P		BIT_ULL(0)
+#define SVM_NPT_RW		BIT_ULL(1)
+#define SVM_NPT_US		BIT_ULL(2)
+#define SVM_NPT_A		BIT_ULL(5)
+#define SVM_NPT_D		BIT_ULL(6)
+#define SVM_NPT_PS		BIT_ULL(7)
+#define SVM_NPT_NX		BIT_ULL(63)
+
+/* Sizes of the permission maps (APM Vol. 2, 15.10 and 15.11). */
+#define SVM_IOPM_ORDER		2	/* 12 KiB used */
+#define SVM_MSRPM_ORDER		1	/* 8 KiB used */
+
+/* Guest EFER bits a guest or VMM may set (SVME is always on, hidden). */
+#define SVM_GUEST_EFER		(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+
+/* Fixed instruction lengths, for CPUs without NRIP save. */
+#define SVM_LEN_CPUID		2
+#define SVM_LEN_RDMSR		2
+#define SVM_LEN_HLT		1
+#define SVM_LEN_VMMCALL		3
+#define SVM_LEN_XSETBV		3
+#define SVM_LEN_RDTSCP		3
+#define SVM_LEN_INVD		2
+
+/*
+ * struct svm_vcpu - SVM state of one vCPU
+ * @vcpu:	the generic part; must be first
+ * @vmcb:	the guest's VMCB (one page)
+ * @msrpm, @iopm: permission maps (per vCPU, so a VMM could open some)
+ * @asid_cpu, @asid_generation: which CPU's ASID space @vmcb.asid is from
+ * @event_injected: an event was put into EVENTINJ for this entry
+ */
+struct svm_vcpu {
+	struct vmx_vcpu vcpu;
+	struct vmcb *vmcb;
+	u64 vmcb_pa;
+	void *msrpm;
+	void *iopm;
+	int asid_cpu;
+	u64 asid_generation;
+	bool event_injected;
+};
+
+static inline struct svm_vcpu *to_svm(struct vmx_vcpu *vcpu)
+{
+	return container_of(vcpu, struct svm_vcpu, vcpu);
+}
+
+static inline void svm_set_intercept(struct vmcb *vmcb, unsigned int bit)
+{
+	vmcb->control.intercepts[bit / 32] |= BIT(bit % 32);
+}
+
+static inline void svm_clr_intercept(struct vmcb *vmcb, unsigned int bit)
+{
+	vmcb->control.intercepts[bit / 32] &= ~BIT(bit % 32);
+}
+
+/* Clear/set the global interrupt flag (only valid with EFER.SVME set). */
+static inline void svm_clgi(void)
+{
+	asm volatile("clgi" ::: "memory");
+}
+
 static inline void svm_stgi(void)
 {
 	asm volatile("stgi" ::: "memory");
 }
+
+/* svm.c */
+extern bool svm_has_nrips;
+void svm_skip_insn(struct svm_vcpu *svm, unsigned int len);
+void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
+			 u32 error_code);
+
+/* svm_exit.c */
+int svm_handle_exit(struct svm_vcpu *svm);
+
+/* svm_npt.c */
+u64 svm_npt_table_entry(phys_addr_t pa);
+u64 svm_npt_leaf_entry(phys_addr_t pa, unsigned int prot, bool huge);
+bool svm_npt_present(u64 pte);
+bool svm_npt_huge(u64 pte);
+
+/* svm_run.S: save host, load guest, VMRUN, save guest, restore host. */
+void svm_world_switch(u64 *gprs, u64 vmcb_pa, u64 host_save_pa);
 
 #endif /* VMX_SVM_H */

@@ -150,6 +150,42 @@ static void vtx_cpu_emergency_disable(void)
 	cr4_clear_bits(X86_CR4_VMXE);
 }
 
+/* EPT entries (SDM Vol. 3, 29.3.2): read/write/execute, memory type WB. */
+#define VTX_EPT_READ		BIT_ULL(0)
+#define VTX_EPT_WRITE		BIT_ULL(1)
+#define VTX_EPT_EXEC		BIT_ULL(2)
+#define VTX_EPT_MT_WB		(6ULL << 3)
+#define VTX_EPT_LARGE		BIT_ULL(7)
+#define VTX_EPT_RWX		(VTX_EPT_READ | VTX_EPT_WRITE | VTX_EPT_EXEC)
+
+static u64 vtx_ept_table_entry(phys_addr_t pa)
+{
+	return pa | VTX_EPT_RWX;
+}
+
+static u64 vtx_ept_leaf_entry(phys_addr_t pa, unsigned int prot, bool huge)
+{
+	u64 pte = pa | VTX_EPT_READ | VTX_EPT_MT_WB;
+
+	if (prot & VMX_NPT_WRITE)
+		pte |= VTX_EPT_WRITE;
+	if (prot & VMX_NPT_EXEC)
+		pte |= VTX_EPT_EXEC;
+	if (huge)
+		pte |= VTX_EPT_LARGE;
+	return pte;
+}
+
+static bool vtx_ept_present(u64 pte)
+{
+	return pte & VTX_EPT_RWX;
+}
+
+static bool vtx_ept_huge(u64 pte)
+{
+	return pte & VTX_EPT_LARGE;
+}
+
 const struct vmx_backend_ops vtx_backend_ops = {
 	.name			= "intel",
 	.backend_id		= VMX_BACKEND_INTEL,
@@ -160,4 +196,8 @@ const struct vmx_backend_ops vtx_backend_ops = {
 	.cpu_enable		= vtx_cpu_enable,
 	.cpu_disable		= vtx_cpu_disable,
 	.cpu_emergency_disable	= vtx_cpu_emergency_disable,
+	.npt_table_entry	= vtx_ept_table_entry,
+	.npt_leaf_entry		= vtx_ept_leaf_entry,
+	.npt_present		= vtx_ept_present,
+	.npt_huge		= vtx_ept_huge,
 };

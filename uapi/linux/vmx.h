@@ -32,6 +32,7 @@
 
 /* Feature bits reported in vmx_caps.features. */
 #define VMX_FEAT_NESTED_PAGING	(1ULL << 0)	/* NPT or EPT in use */
+#define VMX_FEAT_VCPUS		(1ULL << 1)	/* vCPUs can be created and run */
 
 /**
  * struct vmx_caps - what this module and CPU offer (VMX_GET_CAPS)
@@ -106,5 +107,436 @@ struct vmx_vm_info {
  *	EFAULT	the structure cannot be written
  */
 #define VMX_VM_GET_INFO		_IOR(VMX_IOC_MAGIC, 0x10, struct vmx_vm_info)
+
+/* ------------------------------------------------------------------ */
+/* Memory slots                                                        */
+/* ------------------------------------------------------------------ */
+
+#define VMX_MEM_READONLY	(1U << 0)	/* guest writes exit as MMIO */
+#define VMX_MEM_DIRTY_LOG	(1U << 1)	/* track writes for GET_DIRTY_LOG */
+#define VMX_MEM_VALID_FLAGS	(VMX_MEM_READONLY | VMX_MEM_DIRTY_LOG)
+
+/**
+ * struct vmx_memslot - map guest-physical memory onto the VMM's memory
+ * @slot:	slot number, below vmx_caps.max_memslots
+ * @flags:	VMX_MEM_*
+ * @guest_phys:	first guest-physical address; page aligned
+ * @size:	bytes, page aligned; 0 deletes the slot
+ * @user_addr:	VMM virtual address backing the slot; page aligned
+ * @reserved:	must be 0
+ *
+ * Setting an existing slot again may move it (new @guest_phys, same
+ * @size, @user_addr) or change its flags; anything else about an existing
+ * slot must be done by deleting it first.  Slots never overlap.
+ */
+struct vmx_memslot {
+	__u32 slot;
+	__u32 flags;
+	__u64 guest_phys;
+	__u64 size;
+	__u64 user_addr;
+	__u64 reserved[2];
+};
+
+/**
+ * struct vmx_dirty_log - fetch and clear a slot's dirty bitmap
+ * @slot:	slot with VMX_MEM_DIRTY_LOG
+ * @flags:	must be 0
+ * @bitmap:	user pointer to one bit per page of the slot, rounded up to
+ *		a multiple of 64 bits; bit n set means page n was written
+ *		since the last call
+ * @reserved:	must be 0
+ */
+struct vmx_dirty_log {
+	__u32 slot;
+	__u32 flags;
+	__u64 bitmap;
+	__u64 reserved[2];
+};
+
+/* ------------------------------------------------------------------ */
+/* CPUID                                                               */
+/* ------------------------------------------------------------------ */
+
+#define VMX_CPUID_INDEXED	(1U << 0)	/* @index is significant */
+
+struct vmx_cpuid_entry {
+	__u32 function;
+	__u32 index;
+	__u32 flags;
+	__u32 eax;
+	__u32 ebx;
+	__u32 ecx;
+	__u32 edx;
+	__u32 pad;
+};
+
+#define VMX_MAX_CPUID_ENTRIES	256
+
+/**
+ * struct vmx_cpuid - a CPUID table (VMX_SET_CPUID, VMX_GET_DEFAULT_CPUID)
+ * @nent:	entries that follow (in: capacity for GET; out: count)
+ * @flags:	must be 0
+ * @reserved:	must be 0
+ * @entries:	the table; leaves not in it read as all zeros
+ */
+struct vmx_cpuid {
+	__u32 nent;
+	__u32 flags;
+	__u64 reserved;
+	struct vmx_cpuid_entry entries[];
+};
+
+/* ------------------------------------------------------------------ */
+/* vCPUs                                                               */
+/* ------------------------------------------------------------------ */
+
+/**
+ * struct vmx_vcpu_create - arguments of VMX_CREATE_VCPU
+ * @id:		vCPU number (also its initial APIC id), below max_vcpus
+ * @flags:	must be 0
+ * @reserved:	must be 0
+ */
+struct vmx_vcpu_create {
+	__u32 id;
+	__u32 flags;
+	__u64 reserved[3];
+};
+
+/* General-purpose registers, RIP and RFLAGS. */
+struct vmx_regs {
+	__u64 rax, rbx, rcx, rdx, rsi, rdi, rsp, rbp;
+	__u64 r8, r9, r10, r11, r12, r13, r14, r15;
+	__u64 rip, rflags;
+};
+
+/**
+ * struct vmx_segment - a segment register as the CPU caches it
+ * @base, @limit, @selector:	as loaded (limit in bytes, expanded by G)
+ * @type:	type field (4 bits)
+ * @s:		1 = code/data, 0 = system
+ * @dpl, @present, @avl, @l, @db, @g:	descriptor bits
+ * @unusable:	null/unusable segment
+ */
+struct vmx_segment {
+	__u64 base;
+	__u32 limit;
+	__u16 selector;
+	__u8 type;
+	__u8 s;
+	__u8 dpl;
+	__u8 present;
+	__u8 avl;
+	__u8 l;
+	__u8 db;
+	__u8 g;
+	__u8 unusable;
+	__u8 pad;
+};
+
+struct vmx_dtable {
+	__u64 base;
+	__u16 limit;
+	__u16 pad[3];
+};
+
+/**
+ * struct vmx_sregs - segments, descriptor tables, control registers
+ * @efer:	guest-visible EFER (SVME is never visible to the guest)
+ * @reserved:	0 on output; must be 0 on input
+ */
+struct vmx_sregs {
+	struct vmx_segment cs, ds, es, fs, gs, ss, tr, ldt;
+	struct vmx_dtable gdt, idt;
+	__u64 cr0, cr2, cr3, cr4, cr8;
+	__u64 efer;
+	__u64 reserved[4];
+};
+
+/**
+ * struct vmx_fpu - x87/SSE/AVX state in XSAVE (non-compacted) format
+ * @xcr0:	guest XCR0
+ * @flags:	must be 0
+ * @reserved:	must be 0
+ * @xsave:	XSAVE area: legacy region, header, extended components at
+ *		their CPUID 0xD offsets.  Only components the host CPU and
+ *		@xcr0 support are meaningful.
+ */
+struct vmx_fpu {
+	__u64 xcr0;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[2];
+	__u8 xsave[4096];
+};
+
+struct vmx_msr_data {
+	__u32 index;
+	__u32 reserved;
+	__u64 data;
+};
+
+#define VMX_MAX_MSR_ENTRIES	256
+
+/**
+ * struct vmx_msrs - a batch of MSRs for VMX_GET_MSRS / VMX_SET_MSRS
+ * @nmsrs:	entries that follow
+ * @flags:	must be 0
+ * @reserved:	must be 0
+ *
+ * The ioctl returns how many entries, from the first, it processed; it
+ * stops at the first MSR it does not know or whose value is refused.
+ */
+struct vmx_msrs {
+	__u32 nmsrs;
+	__u32 flags;
+	__u64 reserved;
+	struct vmx_msr_data entries[];
+};
+
+/* Event types for struct vmx_event. */
+#define VMX_EVENT_EXTINT	0	/* external interrupt, vector 32-255 */
+#define VMX_EVENT_NMI		2
+#define VMX_EVENT_EXCEPTION	3	/* vector 0-31 */
+
+#define VMX_EVENT_HAS_ERROR_CODE (1U << 0)
+
+/**
+ * struct vmx_event - inject an event (VMX_INJECT_EVENT)
+ * @type:	VMX_EVENT_*
+ * @vector:	vector number
+ * @error_code:	with VMX_EVENT_HAS_ERROR_CODE (exceptions 8, 10-14, 17, 21)
+ * @flags:	VMX_EVENT_HAS_ERROR_CODE
+ * @reserved:	must be 0
+ *
+ * An external interrupt is delivered only when the guest can take it
+ * (RFLAGS.IF set, no interrupt shadow): request an IRQ_WINDOW exit first
+ * (vmx_run.request_irq_window), or get EBUSY.  Exceptions and NMIs are
+ * delivered at the next entry.  A second event before the first was
+ * delivered gives EBUSY.
+ */
+struct vmx_event {
+	__u32 type;
+	__u32 vector;
+	__u32 error_code;
+	__u32 flags;
+	__u64 reserved[2];
+};
+
+/**
+ * struct vmx_events - pending and in-flight events (VMX_GET/SET_EVENTS)
+ * @pending:	an injected event not yet delivered (valid if @pending_valid)
+ * @pending_valid: 1 if @pending holds an event
+ * @int_shadow:	1 if the guest is in an interrupt shadow (STI, MOV SS)
+ * @nmi_masked:	1 while the guest is handling an NMI
+ * @flags:	must be 0
+ * @reserved:	must be 0
+ */
+struct vmx_events {
+	struct vmx_event pending;
+	__u8 pending_valid;
+	__u8 int_shadow;
+	__u8 nmi_masked;
+	__u8 pad[5];
+	__u32 flags;
+	__u32 pad2;
+	__u64 reserved[4];
+};
+
+/* ------------------------------------------------------------------ */
+/* The run area: mmap(vcpu_fd, VMX_RUN_AREA_SIZE, offset 0)           */
+/* ------------------------------------------------------------------ */
+
+#define VMX_RUN_AREA_SIZE	4096
+
+/* Exit reasons (vmx_run.exit_reason). */
+enum vmx_exit_reason {
+	VMX_EXIT_NONE		= 0,
+	VMX_EXIT_IO		= 1,	/* port I/O: vmx_run.io */
+	VMX_EXIT_MMIO		= 2,	/* access outside RAM: vmx_run.mmio */
+	VMX_EXIT_HLT		= 3,	/* HLT with no event to deliver */
+	VMX_EXIT_SHUTDOWN	= 4,	/* triple fault */
+	VMX_EXIT_HYPERCALL	= 5,	/* VMMCALL/VMCALL: vmx_run.hypercall */
+	VMX_EXIT_FAIL_ENTRY	= 6,	/* invalid guest state: vmx_run.fail_entry */
+	VMX_EXIT_INTERNAL_ERROR	= 7,	/* vmx_run.internal */
+	VMX_EXIT_INTR		= 8,	/* signal pending or immediate_exit */
+	VMX_EXIT_IRQ_WINDOW	= 9,	/* guest can take an interrupt now */
+	VMX_EXIT_MSR		= 10,	/* unknown MSR, VMX_VCPU_MSR_EXITS: vmx_run.msr */
+};
+
+#define VMX_IO_IN		0
+#define VMX_IO_OUT		1
+
+/* vmx_run.internal.suberror */
+#define VMX_INTERNAL_UNKNOWN_EXIT	1	/* data[0]: hardware exit code */
+#define VMX_INTERNAL_NPT_FAULT		2	/* data[0]: GPA, data[1]: error */
+#define VMX_INTERNAL_EVENT_DELIVERY	3	/* exit while delivering an event */
+
+/**
+ * struct vmx_run - shared between the kernel and the VMM, one per vCPU
+ *
+ * In (VMM -> kernel, read at VMX_RUN):
+ * @immediate_exit:	if set, VMX_RUN returns at once with EXIT_INTR
+ * @request_irq_window:	exit with IRQ_WINDOW once the guest can take an
+ *			external interrupt
+ * @msr_exits:		exit with EXIT_MSR on MSRs the kernel does not
+ *			handle, instead of injecting #GP
+ *
+ * Out (kernel -> VMM, valid after VMX_RUN returns 0):
+ * @exit_reason:	VMX_EXIT_*
+ * @if_flag:		guest RFLAGS.IF at exit
+ * @irq_window_open:	the guest could take an external interrupt now
+ * @rip:		guest RIP of the exiting instruction
+ * @cr8:		guest TPR
+ *
+ * Completing an exit: for IO IN write the value into @io.data, for
+ * MMIO reads (done by libvmx's assist) set the registers; for MSR reads
+ * set @msr.data and @msr.error; then call VMX_RUN again, which first
+ * finishes the instruction (writes RAX, advances RIP).
+ */
+struct vmx_run {
+	__u8 immediate_exit;
+	__u8 request_irq_window;
+	__u8 msr_exits;
+	__u8 pad_in[5];
+
+	__u32 exit_reason;
+	__u8 if_flag;
+	__u8 irq_window_open;
+	__u8 pad_out[2];
+	__u64 rip;
+	__u64 cr8;
+
+	union {
+		/*
+		 * VMX_EXIT_IO.  @size: 1, 2 or 4.  For string instructions
+		 * (INS/OUTS) @string is 1 and nothing was transferred: the
+		 * VMM (libvmx's assist) moves the data through guest memory
+		 * and updates RSI/RDI/RCX/RIP itself.  @rep: REP prefix;
+		 * @addr_size: 16/32/64; @seg: segment of the OUTS source
+		 * (0=ES 1=CS 2=SS 3=DS 4=FS 5=GS); @insn_len: length of the
+		 * instruction.  For plain IN/OUT, @data is the value
+		 * (OUT) or where the VMM puts it (IN).
+		 */
+		struct {
+			__u16 port;
+			__u8 direction;
+			__u8 size;
+			__u8 string;
+			__u8 rep;
+			__u8 addr_size;
+			__u8 seg;
+			__u8 insn_len;
+			__u8 pad[7];
+			__u64 data;
+		} io;
+		/*
+		 * VMX_EXIT_MMIO: an access to @gpa outside every RAM slot,
+		 * or a write to a READONLY slot.  @is_write/@is_fetch come
+		 * from the nested page fault.  @insn_len bytes of the
+		 * instruction are in @insn if the CPU provided them
+		 * (decode assists), else @insn_len is 0 and libvmx fetches
+		 * them through the guest's page tables.
+		 */
+		struct {
+			__u64 gpa;
+			__u8 is_write;
+			__u8 is_fetch;
+			__u8 insn_len;
+			__u8 pad[5];
+			__u8 insn[16];
+		} mmio;
+		/* VMX_EXIT_HYPERCALL: RAX and args (RBX, RCX, RDX, RSI, RDI). */
+		struct {
+			__u64 nr;
+			__u64 args[5];
+			__u64 ret;	/* in: written to guest RAX */
+		} hypercall;
+		/* VMX_EXIT_FAIL_ENTRY: the hardware's reason. */
+		struct {
+			__u64 hardware_reason;
+			__u32 cpu;
+			__u32 pad;
+		} fail_entry;
+		/* VMX_EXIT_INTERNAL_ERROR: VMX_INTERNAL_* with data. */
+		struct {
+			__u32 suberror;
+			__u32 ndata;
+			__u64 data[8];
+		} internal;
+		/*
+		 * VMX_EXIT_MSR: RDMSR/WRMSR of an MSR the kernel does not
+		 * handle.  @data: value written, or (in) value to read.
+		 * @error (in): non-zero injects #GP instead.
+		 */
+		struct {
+			__u32 index;
+			__u8 is_write;
+			__u8 error;
+			__u8 pad[2];
+			__u64 data;
+		} msr;
+		__u8 pad[256];
+	};
+};
+
+/*
+ * ioctls on a VM fd (continued)
+ *
+ * VMX_CREATE_VCPU: new vCPU fd (close-on-exec).
+ *	EINVAL	flags/reserved, or id >= max_vcpus
+ *	EOPNOTSUPP the backend cannot run vCPUs yet (no VMX_FEAT_VCPUS)
+ *	EEXIST	a vCPU with this id exists
+ *	EIO	the caller is not the process that created the VM
+ * VMX_SET_MEMSLOT: create, move, re-flag or (size 0) delete a slot.
+ *	EINVAL	bad slot number, flags, alignment, size, reserved
+ *	EEXIST	overlaps another slot
+ *	EFAULT	user_addr range not valid in the caller's address space
+ *	ENOENT	deleting a slot that does not exist
+ *	EIO	caller is not the VM's creator
+ * VMX_GET_DIRTY_LOG: copy out and clear the dirty bitmap of a slot.
+ *	ENOENT	no such slot; EINVAL slot without VMX_MEM_DIRTY_LOG
+ * VMX_SET_CPUID: the table every vCPU's CPUID reads from.
+ *	E2BIG	more than VMX_MAX_CPUID_ENTRIES; EINVAL flags/reserved
+ */
+#define VMX_CREATE_VCPU		_IOW(VMX_IOC_MAGIC, 0x11, struct vmx_vcpu_create)
+#define VMX_SET_MEMSLOT		_IOW(VMX_IOC_MAGIC, 0x12, struct vmx_memslot)
+#define VMX_GET_DIRTY_LOG	_IOW(VMX_IOC_MAGIC, 0x13, struct vmx_dirty_log)
+#define VMX_SET_CPUID		_IOW(VMX_IOC_MAGIC, 0x14, struct vmx_cpuid)
+
+/*
+ * VMX_GET_DEFAULT_CPUID (on /dev/vmx): the table a VM starts with: the
+ * host's CPUID with SVM/VMX hidden and a hypervisor leaf naming vmx.
+ *	E2BIG	@nent too small (set to the needed count)
+ */
+#define VMX_GET_DEFAULT_CPUID	_IOWR(VMX_IOC_MAGIC, 0x03, struct vmx_cpuid)
+
+/*
+ * ioctls on a vCPU fd.  All of them fail with EIO when called from a
+ * process other than the VM's creator, and with EBUSY while another
+ * thread is inside VMX_RUN on the same vCPU.
+ *
+ * VMX_RUN: enter the guest until an exit needs the VMM.  Returns 0 with
+ *	vmx_run.exit_reason set; EINTR exits report VMX_EXIT_INTR.
+ * VMX_GET_REGS / VMX_SET_REGS, VMX_GET_SREGS / VMX_SET_SREGS,
+ * VMX_GET_FPU / VMX_SET_FPU: register state.  SET_SREGS: EINVAL for
+ *	reserved bits set in CR0/CR4/EFER or inconsistent paging modes.
+ * VMX_GET_MSRS / VMX_SET_MSRS: returns the count processed.
+ *	E2BIG	more than VMX_MAX_MSR_ENTRIES
+ * VMX_INJECT_EVENT: queue an event (see struct vmx_event).
+ * VMX_GET_EVENTS / VMX_SET_EVENTS: event state, for save/restore.
+ */
+#define VMX_RUN			_IO(VMX_IOC_MAGIC, 0x20)
+#define VMX_GET_REGS		_IOR(VMX_IOC_MAGIC, 0x21, struct vmx_regs)
+#define VMX_SET_REGS		_IOW(VMX_IOC_MAGIC, 0x22, struct vmx_regs)
+#define VMX_GET_SREGS		_IOR(VMX_IOC_MAGIC, 0x23, struct vmx_sregs)
+#define VMX_SET_SREGS		_IOW(VMX_IOC_MAGIC, 0x24, struct vmx_sregs)
+#define VMX_GET_FPU		_IOR(VMX_IOC_MAGIC, 0x25, struct vmx_fpu)
+#define VMX_SET_FPU		_IOW(VMX_IOC_MAGIC, 0x26, struct vmx_fpu)
+#define VMX_GET_MSRS		_IOWR(VMX_IOC_MAGIC, 0x27, struct vmx_msrs)
+#define VMX_SET_MSRS		_IOW(VMX_IOC_MAGIC, 0x28, struct vmx_msrs)
+#define VMX_INJECT_EVENT	_IOW(VMX_IOC_MAGIC, 0x29, struct vmx_event)
+#define VMX_GET_EVENTS		_IOR(VMX_IOC_MAGIC, 0x2a, struct vmx_events)
+#define VMX_SET_EVENTS		_IOW(VMX_IOC_MAGIC, 0x2b, struct vmx_events)
 
 #endif /* _UAPI_LINUX_VMX_H */

@@ -1,0 +1,484 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * The nested-paging MMU: a 4-level guest-physical -> host-physical table
+ * (AMD NPT or Intel EPT; the backend encodes the entries), filled on
+ * demand at nested page faults with the VMM's own pages, and emptied by
+ * the mmu_notifier whenever the host unmaps, migrates, swaps or frees a
+ * page behind it.
+ *
+ * Rules:
+ *  - No page reference is kept: a mapping lives only while the host's
+ *    own page table maps that page, which the notifier guarantees.
+ *  - A fault reads invalidate_seq before pinning the page and installs
+ *    the mapping only if no invalidation ran or runs meanwhile.
+ *  - Whoever removes mappings bumps tlb_gen and kicks vCPUs in guest
+ *    mode, waiting until they left it; a vCPU flushes its guest TLB
+ *    before entering whenever it sees a new tlb_gen.
+ */
+#include <linux/highmem.h>
+#include <linux/mm.h>
+#include <linux/pgtable.h>
+#include <linux/sched/mm.h>
+#include <linux/smp.h>
+#include <asm/io.h>
+
+#include "core.h"
+
+#define VMX_NPT_LEVELS		4
+#define VMX_NPT_ENTRIES		512
+#define VMX_NPT_HUGE_LEVEL	2	/* 2 MiB leaves live at level 2 */
+#define VMX_NPT_HUGE_PAGES	512
+
+static const struct mmu_notifier_ops vmx_mmu_notifier_ops;
+
+/* Entry index of @gfn in a table of @level (1 = 4 KiB leaves). */
+static unsigned int vmx_npt_index(u64 gfn, int level)
+{
+	return (gfn >> (9 * (level - 1))) & (VMX_NPT_ENTRIES - 1);
+}
+
+/* Guest frames one entry of @level covers. */
+static u64 vmx_npt_span(int level)
+{
+	return 1ULL << (9 * (level - 1));
+}
+
+static u64 *vmx_npt_table(u64 pte)
+{
+	return phys_to_virt(pte & PTE_PFN_MASK);
+}
+
+phys_addr_t vmx_mmu_root_pa(struct vmx_vm *vm)
+{
+	return page_to_phys(vm->mmu.root);
+}
+
+int vmx_mmu_init(struct vmx_vm *vm)
+{
+	struct vmx_mmu *mmu = &vm->mmu;
+	int ret;
+
+	spin_lock_init(&mmu->lock);
+	vm->mmu_notifier.ops = &vmx_mmu_notifier_ops;
+	mmu->root = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+	if (!mmu->root)
+		return -ENOMEM;
+	ret = mmu_notifier_register(&vm->mmu_notifier, vm->mm);
+	if (ret) {
+		__free_page(mmu->root);
+		return ret;
+	}
+	vm->mmu_notifier_registered = true;
+	return 0;
+}
+
+static void vmx_npt_free_table(u64 *table, int level)
+{
+	int i;
+
+	for (i = 0; level > 1 && i < VMX_NPT_ENTRIES; i++) {
+		u64 pte = table[i];
+
+		if (vmx_ops->npt_present(pte) && !vmx_ops->npt_huge(pte))
+			vmx_npt_free_table(vmx_npt_table(pte), level - 1);
+	}
+	free_page((unsigned long)table);
+}
+
+void vmx_mmu_destroy(struct vmx_vm *vm)
+{
+	if (vm->mmu_notifier_registered)
+		mmu_notifier_unregister(&vm->mmu_notifier, vm->mm);
+	if (vm->mmu.root)
+		vmx_npt_free_table(page_address(vm->mmu.root), VMX_NPT_LEVELS);
+}
+
+static void vmx_mmu_ipi_nop(void *unused)
+{
+}
+
+/*
+ * Make every vCPU flush its guest TLB before it uses a translation
+ * again; returns once no vCPU is still in guest mode with stale entries.
+ */
+static void vmx_mmu_flush_remote(struct vmx_vm *vm)
+{
+	int i, cpu;
+
+	atomic64_inc(&vm->mmu.tlb_gen);
+	smp_mb__after_atomic();
+	for (i = 0; i < VMX_MAX_VCPUS; i++) {
+		struct vmx_vcpu *vcpu = READ_ONCE(vm->vcpus[i]);
+
+		if (!vcpu || atomic_read(&vcpu->mode) != VMX_VCPU_IN_GUEST)
+			continue;
+		cpu = READ_ONCE(vcpu->cpu);
+		if (cpu >= 0)
+			smp_call_function_single(cpu, vmx_mmu_ipi_nop, NULL, 1);
+	}
+}
+
+/* Called by a vCPU with IRQs off after it entered guest mode. */
+void vmx_mmu_sync_tlb(struct vmx_vcpu *vcpu, bool *flush)
+{
+	u64 gen = atomic64_read(&vcpu->vm->mmu.tlb_gen);
+
+	if (gen != vcpu->tlb_gen_seen) {
+		vcpu->tlb_gen_seen = gen;
+		*flush = true;
+	}
+}
+
+/* Clear leaves for [start, end) below @table; true if any was present. */
+static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end)
+{
+	u64 span = vmx_npt_span(level), gfn;
+	bool zapped = false;
+	unsigned int i;
+
+	for (i = 0; i < VMX_NPT_ENTRIES; i++) {
+		u64 pte = table[i];
+
+		gfn = base + i * span;
+		if (gfn >= end || gfn + span <= start)
+			continue;
+		if (!vmx_ops->npt_present(pte))
+			continue;
+		if (level == 1 || vmx_ops->npt_huge(pte)) {
+			WRITE_ONCE(table[i], 0);
+			zapped = true;
+		} else {
+			zapped |= vmx_npt_zap(vmx_npt_table(pte), level - 1,
+					      gfn, start, end);
+		}
+	}
+	return zapped;
+}
+
+static bool vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
+{
+	lockdep_assert_held(&vm->mmu.lock);
+	return vmx_npt_zap(page_address(vm->mmu.root), VMX_NPT_LEVELS, 0,
+			   start, end);
+}
+
+/* Remove mappings of guest frames [start, end); bumps invalidate_seq. */
+void vmx_mmu_zap_gfn_range(struct vmx_vm *vm, u64 start, u64 end)
+{
+	bool flush;
+
+	spin_lock(&vm->mmu.lock);
+	vm->mmu.invalidate_seq++;
+	flush = vmx_mmu_zap_locked(vm, start, end);
+	spin_unlock(&vm->mmu.lock);
+	if (flush)
+		vmx_mmu_flush_remote(vm);
+}
+
+/* Fetch and clear a slot's dirty bits and write-protect it, atomically. */
+void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
+			   unsigned long *out, unsigned long longs)
+{
+	unsigned long i;
+	bool flush;
+
+	spin_lock(&vm->mmu.lock);
+	vm->mmu.invalidate_seq++;
+	for (i = 0; i < longs; i++)
+		out[i] = xchg(&slot->dirty_bitmap[i], 0);
+	flush = vmx_mmu_zap_locked(vm, slot->base_gfn,
+				   slot->base_gfn + slot->npages);
+	spin_unlock(&vm->mmu.lock);
+	if (flush)
+		vmx_mmu_flush_remote(vm);
+}
+
+/* Up to three new tables may be needed below the root for one fault. */
+struct vmx_npt_cache {
+	int nr;
+	struct page *pages[VMX_NPT_LEVELS - 1];
+};
+
+static int vmx_npt_cache_fill(struct vmx_npt_cache *cache)
+{
+	while (cache->nr < ARRAY_SIZE(cache->pages)) {
+		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
+
+		if (!page)
+			return -ENOMEM;
+		cache->pages[cache->nr++] = page;
+	}
+	return 0;
+}
+
+static void vmx_npt_cache_free(struct vmx_npt_cache *cache)
+{
+	while (cache->nr)
+		__free_page(cache->pages[--cache->nr]);
+}
+
+/* Install @leaf for @gfn at @leaf_level, creating tables on the way. */
+static void vmx_npt_install(struct vmx_vm *vm, struct vmx_npt_cache *cache,
+			    u64 gfn, int leaf_level, u64 leaf)
+{
+	u64 *table = page_address(vm->mmu.root);
+	int level;
+
+	for (level = VMX_NPT_LEVELS; level > leaf_level; level--) {
+		u64 *entry = &table[vmx_npt_index(gfn, level)];
+
+		if (vmx_ops->npt_present(*entry) && vmx_ops->npt_huge(*entry)) {
+			/* A 2 MiB leaf where we want 4 KiB: replace it. */
+			WRITE_ONCE(*entry, 0);
+		}
+		if (!vmx_ops->npt_present(*entry)) {
+			struct page *page = cache->pages[--cache->nr];
+
+			WRITE_ONCE(*entry, vmx_ops->npt_table_entry(page_to_phys(page)));
+		}
+		table = vmx_npt_table(*entry);
+	}
+	if (leaf_level == VMX_NPT_HUGE_LEVEL) {
+		u64 old = table[vmx_npt_index(gfn, leaf_level)];
+
+		/* A table here is replaced by the huge leaf; free it. */
+		if (vmx_ops->npt_present(old) && !vmx_ops->npt_huge(old))
+			vmx_npt_free_table(vmx_npt_table(old), 1);
+	}
+	WRITE_ONCE(table[vmx_npt_index(gfn, leaf_level)], leaf);
+}
+
+/*
+ * Can @gfn be mapped with a 2 MiB leaf?  The whole aligned 2 MiB must be
+ * in the slot, at the same offset in host and guest, and the host must
+ * map it with one huge page (which its own page table says).
+ */
+static bool vmx_mmu_can_map_huge(struct vmx_vm *vm, struct vmx_slot *slot,
+				 u64 gfn, unsigned long hva, bool writable)
+{
+	u64 first = ALIGN_DOWN(gfn, VMX_NPT_HUGE_PAGES);
+	bool huge = false;
+	pgd_t *pgd;
+	p4d_t *p4d;
+	pud_t *pud;
+	pmd_t *pmd, pmdval;
+
+	if (slot->dirty_bitmap || first < slot->base_gfn ||
+	    first + VMX_NPT_HUGE_PAGES > slot->base_gfn + slot->npages ||
+	    (hva & (PMD_SIZE - 1)) != ((gfn << PAGE_SHIFT) & (PMD_SIZE - 1)))
+		return false;
+
+	mmap_read_lock(vm->mm);
+	pgd = pgd_offset(vm->mm, hva);
+	if (pgd_none(*pgd) || pgd_bad(*pgd))
+		goto out;
+	p4d = p4d_offset(pgd, hva);
+	if (p4d_none(*p4d) || p4d_bad(*p4d))
+		goto out;
+	pud = pud_offset(p4d, hva);
+	if (pud_none(*pud) || !pud_present(*pud) || pud_leaf(*pud))
+		goto out;
+	pmd = pmd_offset(pud, hva);
+	pmdval = READ_ONCE(*pmd);
+	huge = pmd_present(pmdval) && pmd_leaf(pmdval) &&
+	       (!writable || pmd_write(pmdval));
+out:
+	mmap_read_unlock(vm->mm);
+	return huge;
+}
+
+static void vmx_mmu_exit_mmio(struct vmx_vcpu *vcpu, u64 gpa, bool write,
+			      bool fetch)
+{
+	struct vmx_run *run = vcpu->run;
+
+	run->exit_reason = VMX_EXIT_MMIO;
+	memset(&run->mmio, 0, sizeof(run->mmio));
+	run->mmio.gpa = gpa;
+	run->mmio.is_write = write;
+	run->mmio.is_fetch = fetch;
+}
+
+/* Pin the host page behind @hva; say whether it is mapped writable. */
+static int vmx_mmu_get_page(unsigned long hva, bool want_write,
+			    bool need_write, struct page **page, bool *writable)
+{
+	long got;
+
+	got = get_user_pages_unlocked(hva, 1, page, want_write ? FOLL_WRITE : 0);
+	if (got == 1) {
+		*writable = want_write;
+		return 0;
+	}
+	/* A read fault on memory the VMM mapped read-only: map it so. */
+	if (want_write && !need_write) {
+		got = get_user_pages_unlocked(hva, 1, page, 0);
+		if (got == 1) {
+			*writable = false;
+			return 0;
+		}
+	}
+	return got < 0 ? got : -EFAULT;
+}
+
+/*
+ * Resolve a nested page fault at @gpa.  Returns 1 when the guest can go
+ * on (mapping installed, or an invalidation raced and the access will
+ * fault again), 0 with an MMIO exit filled in, or -errno (-EFAULT: the
+ * VMM's memory behind a slot is not mapped).
+ */
+int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
+			 bool fetch)
+{
+	struct vmx_vm *vm = vcpu->vm;
+	struct vmx_npt_cache cache = { 0 };
+	u64 gfn = gpa >> PAGE_SHIFT, leaf;
+	struct vmx_slot *slot;
+	unsigned long seq, hva;
+	struct page *page;
+	bool writable, huge;
+	unsigned int prot;
+	int ret;
+
+	vcpu->stat.npt_faults++;
+	if (gpa >> VMX_MAX_GPA_BITS)
+		goto mmio;
+
+	seq = READ_ONCE(vm->mmu.invalidate_seq);
+	smp_rmb();
+
+	rcu_read_lock();
+	slot = vmx_slot_find(rcu_dereference(vm->slots), gfn);
+	if (!slot || (write && (slot->flags & VMX_MEM_READONLY))) {
+		rcu_read_unlock();
+		goto mmio;
+	}
+	hva = slot->user_addr + ((gfn - slot->base_gfn) << PAGE_SHIFT);
+	writable = !(slot->flags & VMX_MEM_READONLY);
+	/* Dirty logging: map read-only until the first write. */
+	writable &= write || !slot->dirty_bitmap;
+	rcu_read_unlock();
+
+	ret = vmx_npt_cache_fill(&cache);
+	if (ret)
+		goto out;
+	ret = vmx_mmu_get_page(hva, writable, write, &page, &writable);
+	if (ret)
+		goto out;
+
+	rcu_read_lock();
+	slot = vmx_slot_find(rcu_dereference(vm->slots), gfn);
+	huge = slot && vmx_mmu_can_map_huge(vm, slot, gfn, hva, writable);
+	rcu_read_unlock();
+
+	prot = VMX_NPT_EXEC | (writable ? VMX_NPT_WRITE : 0);
+	spin_lock(&vm->mmu.lock);
+	/* An invalidation (or slot change) since we looked: fault again. */
+	if (vm->mmu.invalidate_active || vm->mmu.invalidate_seq != seq)
+		goto out_unlock;
+	rcu_read_lock();
+	slot = vmx_slot_find(rcu_dereference(vm->slots), gfn);
+	if (slot && writable)
+		vmx_slot_mark_dirty(slot, gfn);
+	rcu_read_unlock();
+	if (huge) {
+		phys_addr_t pa = page_to_phys(page) -
+				 ((gfn & (VMX_NPT_HUGE_PAGES - 1)) << PAGE_SHIFT);
+
+		leaf = vmx_ops->npt_leaf_entry(pa, prot, true);
+		vmx_npt_install(vm, &cache, gfn, VMX_NPT_HUGE_LEVEL, leaf);
+	} else {
+		leaf = vmx_ops->npt_leaf_entry(page_to_phys(page), prot, false);
+		vmx_npt_install(vm, &cache, gfn, 1, leaf);
+	}
+out_unlock:
+	spin_unlock(&vm->mmu.lock);
+	put_page(page);
+	ret = 1;
+out:
+	vmx_npt_cache_free(&cache);
+	return ret;
+
+mmio:
+	vmx_mmu_exit_mmio(vcpu, gpa, write, fetch);
+	return 0;
+}
+
+/* ---- mmu_notifier: the host changes the VMM's address space ---- */
+
+static struct vmx_vm *vmx_mn_to_vm(struct mmu_notifier *mn)
+{
+	return container_of(mn, struct vmx_vm, mmu_notifier);
+}
+
+/* Zap every slot's part of the host range [start, end). */
+static bool vmx_mmu_zap_hva_locked(struct vmx_vm *vm, unsigned long start,
+				   unsigned long end)
+{
+	struct vmx_slots *slots;
+	bool flush = false;
+	u32 i;
+
+	rcu_read_lock();
+	slots = rcu_dereference(vm->slots);
+	for (i = 0; slots && i < slots->nr; i++) {
+		struct vmx_slot *s = slots->slots[i];
+		unsigned long s_end = s->user_addr + (s->npages << PAGE_SHIFT);
+		unsigned long lo = max(start, s->user_addr);
+		unsigned long hi = min(end, s_end);
+
+		if (lo >= hi)
+			continue;
+		flush |= vmx_mmu_zap_locked(vm,
+				s->base_gfn + ((lo - s->user_addr) >> PAGE_SHIFT),
+				s->base_gfn + DIV_ROUND_UP(hi - s->user_addr, PAGE_SIZE));
+	}
+	rcu_read_unlock();
+	return flush;
+}
+
+static int vmx_mn_invalidate_range_start(struct mmu_notifier *mn,
+					 const struct mmu_notifier_range *range)
+{
+	struct vmx_vm *vm = vmx_mn_to_vm(mn);
+	bool flush;
+
+	spin_lock(&vm->mmu.lock);
+	vm->mmu.invalidate_active++;
+	flush = vmx_mmu_zap_hva_locked(vm, range->start, range->end);
+	spin_unlock(&vm->mmu.lock);
+	if (flush)
+		vmx_mmu_flush_remote(vm);
+	return 0;
+}
+
+static void vmx_mn_invalidate_range_end(struct mmu_notifier *mn,
+					const struct mmu_notifier_range *range)
+{
+	struct vmx_vm *vm = vmx_mn_to_vm(mn);
+
+	spin_lock(&vm->mmu.lock);
+	vm->mmu.invalidate_seq++;
+	vm->mmu.invalidate_active--;
+	spin_unlock(&vm->mmu.lock);
+}
+
+/* The address space is going away (process exit): drop everything. */
+static void vmx_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
+{
+	struct vmx_vm *vm = vmx_mn_to_vm(mn);
+	bool flush;
+
+	spin_lock(&vm->mmu.lock);
+	vm->mmu.invalidate_seq++;
+	flush = vmx_mmu_zap_locked(vm, 0, 1ULL << (VMX_MAX_GPA_BITS - PAGE_SHIFT));
+	spin_unlock(&vm->mmu.lock);
+	if (flush)
+		vmx_mmu_flush_remote(vm);
+}
+
+static const struct mmu_notifier_ops vmx_mmu_notifier_ops = {
+	.invalidate_range_start	= vmx_mn_invalidate_range_start,
+	.invalidate_range_end	= vmx_mn_invalidate_range_end,
+	.release		= vmx_mn_release,
+};

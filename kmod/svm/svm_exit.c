@@ -1,0 +1,292 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * SVM exit handlers.  One contract for all: return 1 when the exit was
+ * handled in the kernel (RIP advanced as needed, keep running), 0 when
+ * the run area holds an exit for user space, or a negative errno.  A
+ * guest mistake gets an exception injected through one helper.
+ */
+#include <linux/kernel.h>
+#include <asm/fpu/xcr.h>
+#include <asm/msr-index.h>
+#include <asm/traps.h>
+
+#include "svm.h"
+
+static int svm_inject_ud(struct svm_vcpu *svm)
+{
+	svm_queue_exception(svm, X86_TRAP_UD, false, 0);
+	return 1;
+}
+
+static int svm_inject_gp(struct svm_vcpu *svm)
+{
+	svm_queue_exception(svm, X86_TRAP_GP, true, 0);
+	return 1;
+}
+
+static int svm_exit_nothing(struct svm_vcpu *svm)
+{
+	/* A host interrupt, NMI, SMI or INIT: it was handled on the way out. */
+	return 1;
+}
+
+static int svm_exit_vintr(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+
+	svm->vmcb->control.int_ctl &= ~(V_IRQ_MASK | V_IGN_TPR_MASK);
+	svm_clr_intercept(svm->vmcb, INTERCEPT_VINTR);
+	/* A queued interrupt goes in at the next entry by itself. */
+	if (vcpu->pending_event.valid || !READ_ONCE(vcpu->run->request_irq_window))
+		return 1;
+	vcpu->run->exit_reason = VMX_EXIT_IRQ_WINDOW;
+	vcpu->run->irq_window_open = 1;
+	return 0;
+}
+
+static int svm_exit_cpuid(struct svm_vcpu *svm)
+{
+	vmx_cpuid_emulate(&svm->vcpu, svm->vmcb->save.cr4);
+	svm_skip_insn(svm, SVM_LEN_CPUID);
+	return 1;
+}
+
+static int svm_exit_hlt(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+
+	svm_skip_insn(svm, SVM_LEN_HLT);
+	/* An event is queued: deliver it, that is what HLT waits for. */
+	if (vcpu->pending_event.valid)
+		return 1;
+	vcpu->run->exit_reason = VMX_EXIT_HLT;
+	return 0;
+}
+
+static int svm_exit_io(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	struct vmx_run *run = vcpu->run;
+	u64 info = svm->vmcb->control.exit_info_1;
+	u64 next_rip = svm->vmcb->control.exit_info_2;
+	unsigned int size = (info & SVM_IO_SZ_MASK) >> SVM_IO_SZ_SHIFT;
+	unsigned int asz = (info & SVM_IO_A_MASK) >> SVM_IO_A_SHIFT;
+
+	memset(&run->io, 0, sizeof(run->io));
+	run->exit_reason = VMX_EXIT_IO;
+	run->io.port = info >> SVM_IO_PORT_SHIFT;
+	run->io.direction = info & SVM_IO_IN ? VMX_IO_IN : VMX_IO_OUT;
+	run->io.size = size == 4 ? 4 : size == 2 ? 2 : 1;
+	run->io.string = !!(info & SVM_IO_STR);
+	run->io.rep = !!(info & SVM_IO_REP);
+	run->io.addr_size = asz == 4 ? 64 : asz == 2 ? 32 : 16;
+	run->io.seg = (info & SVM_IO_SEG_MASK) >> SVM_IO_SEG_SHIFT;
+	/* EXITINFO2 holds the next RIP on every CPU, NRIP save or not. */
+	run->io.insn_len = next_rip - vcpu->rip;
+
+	/* String I/O is finished by the VMM (libvmx's assist), RIP too. */
+	if (run->io.string)
+		return 0;
+	vcpu->pending_insn_len = run->io.insn_len;
+	if (run->io.direction == VMX_IO_OUT) {
+		run->io.data = vcpu->gprs[VMX_RAX] &
+			       (run->io.size == 4 ? 0xffffffffULL :
+				(1ULL << (run->io.size * 8)) - 1);
+		vcpu->pending_io = VMX_PENDING_PIO_OUT;
+	} else {
+		vcpu->pending_io = VMX_PENDING_PIO_IN;
+	}
+	return 0;
+}
+
+static int svm_exit_msr(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	bool is_write = svm->vmcb->control.exit_info_1;
+	u32 index = vcpu->gprs[VMX_RCX];
+	u64 data;
+	int ret;
+
+	if (is_write) {
+		data = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
+		ret = vmx_msr_set(vcpu, index, data, false);
+	} else {
+		ret = vmx_msr_get(vcpu, index, &data);
+	}
+	if (ret == -ENOENT)
+		return vmx_vcpu_msr_exit(vcpu, index, is_write,
+					 is_write ? data : 0, SVM_LEN_RDMSR);
+	if (ret)
+		return svm_inject_gp(svm);
+	if (!is_write) {
+		vcpu->gprs[VMX_RAX] = (u32)data;
+		vcpu->gprs[VMX_RDX] = data >> 32;
+	}
+	svm_skip_insn(svm, SVM_LEN_RDMSR);
+	return 1;
+}
+
+static int svm_exit_shutdown(struct svm_vcpu *svm)
+{
+	/* Triple fault: the guest state is undefined now; the VMM decides. */
+	svm->vcpu.run->exit_reason = VMX_EXIT_SHUTDOWN;
+	return 0;
+}
+
+static int svm_exit_vmmcall(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	struct vmx_run *run = vcpu->run;
+
+	run->exit_reason = VMX_EXIT_HYPERCALL;
+	run->hypercall.nr = vcpu->gprs[VMX_RAX];
+	run->hypercall.args[0] = vcpu->gprs[VMX_RBX];
+	run->hypercall.args[1] = vcpu->gprs[VMX_RCX];
+	run->hypercall.args[2] = vcpu->gprs[VMX_RDX];
+	run->hypercall.args[3] = vcpu->gprs[VMX_RSI];
+	run->hypercall.args[4] = vcpu->gprs[VMX_RDI];
+	run->hypercall.ret = vcpu->gprs[VMX_RAX];
+	vcpu->pending_io = VMX_PENDING_HYPERCALL;
+	vcpu->pending_insn_len = SVM_LEN_VMMCALL;
+	return 0;
+}
+
+/* SVM is hidden from the guest: its instructions do not exist. */
+static int svm_exit_svm_insn(struct svm_vcpu *svm)
+{
+	return svm_inject_ud(svm);
+}
+
+static int svm_exit_xsetbv(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	u64 xcr0 = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
+	u64 mask = vmx_guest_xcr0_mask();
+
+	if (svm->vmcb->save.cpl || (u32)vcpu->gprs[VMX_RCX] != 0)
+		return svm_inject_gp(svm);
+	/* x87 always; AVX needs SSE; AVX-512 state all or nothing, with AVX. */
+	if (!(xcr0 & XFEATURE_MASK_FP) || xcr0 & ~mask ||
+	    ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE)))
+		return svm_inject_gp(svm);
+	if (xcr0 & XFEATURE_MASK_AVX512 &&
+	    ((xcr0 & XFEATURE_MASK_AVX512) != (mask & XFEATURE_MASK_AVX512) ||
+	     !(xcr0 & XFEATURE_MASK_YMM)))
+		return svm_inject_gp(svm);
+	vcpu->xcr0 = xcr0;
+	svm_skip_insn(svm, SVM_LEN_XSETBV);
+	return 1;
+}
+
+static int svm_exit_rdtscp(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	u64 tsc = rdtsc() + svm->vmcb->control.tsc_offset;
+
+	vcpu->gprs[VMX_RAX] = (u32)tsc;
+	vcpu->gprs[VMX_RDX] = tsc >> 32;
+	vcpu->gprs[VMX_RCX] = (u32)vcpu->msr_tsc_aux;
+	svm_skip_insn(svm, SVM_LEN_RDTSCP);
+	return 1;
+}
+
+/* INVD and WBINVD: caches stay coherent for the guest; nothing to do. */
+static int svm_exit_invd(struct svm_vcpu *svm)
+{
+	svm_skip_insn(svm, SVM_LEN_INVD);
+	return 1;
+}
+
+static int svm_exit_npf(struct svm_vcpu *svm)
+{
+	struct vmcb_control_area *ctl = &svm->vmcb->control;
+	struct vmx_run *run = svm->vcpu.run;
+	u64 gpa = ctl->exit_info_2, err = ctl->exit_info_1;
+	int ret;
+
+	ret = vmx_mmu_handle_fault(&svm->vcpu, gpa, err & SVM_NPF_WRITE,
+				   err & SVM_NPF_FETCH);
+	/* With decode assists the CPU hands over the instruction bytes. */
+	if (ret == 0 && run->exit_reason == VMX_EXIT_MMIO && ctl->insn_len) {
+		run->mmio.insn_len = min_t(u8, ctl->insn_len, sizeof(run->mmio.insn));
+		memcpy(run->mmio.insn, ctl->insn_bytes, run->mmio.insn_len);
+	}
+	return ret;
+}
+
+static int svm_exit_machine_check(struct svm_vcpu *svm)
+{
+	/* The host already took the #MC on the way out; resume the guest. */
+	return 1;
+}
+
+static int svm_exit_task_switch(struct svm_vcpu *svm)
+{
+	u64 data[2] = { svm->vmcb->control.exit_code,
+			svm->vmcb->control.exit_info_1 };
+
+	vmx_vcpu_exit_internal(&svm->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 2, data);
+	return 0;
+}
+
+static int svm_exit_invalid(struct svm_vcpu *svm)
+{
+	struct vmx_run *run = svm->vcpu.run;
+
+	run->exit_reason = VMX_EXIT_FAIL_ENTRY;
+	run->fail_entry.hardware_reason = svm->vmcb->control.exit_code;
+	run->fail_entry.cpu = svm->vcpu.cpu;
+	return 0;
+}
+
+typedef int (*svm_exit_handler)(struct svm_vcpu *svm);
+
+static const svm_exit_handler svm_exit_handlers[] = {
+	[SVM_EXIT_EXCP_BASE + MC_VECTOR]	= svm_exit_machine_check,
+	[SVM_EXIT_INTR]				= svm_exit_nothing,
+	[SVM_EXIT_NMI]				= svm_exit_nothing,
+	[SVM_EXIT_SMI]				= svm_exit_nothing,
+	[SVM_EXIT_INIT]				= svm_exit_nothing,
+	[SVM_EXIT_VINTR]			= svm_exit_vintr,
+	[SVM_EXIT_CPUID]			= svm_exit_cpuid,
+	[SVM_EXIT_INVD]				= svm_exit_invd,
+	[SVM_EXIT_HLT]				= svm_exit_hlt,
+	[SVM_EXIT_INVLPGA]			= svm_exit_svm_insn,
+	[SVM_EXIT_IOIO]				= svm_exit_io,
+	[SVM_EXIT_MSR]				= svm_exit_msr,
+	[SVM_EXIT_TASK_SWITCH]			= svm_exit_task_switch,
+	[SVM_EXIT_SHUTDOWN]			= svm_exit_shutdown,
+	[SVM_EXIT_VMRUN]			= svm_exit_svm_insn,
+	[SVM_EXIT_VMMCALL]			= svm_exit_vmmcall,
+	[SVM_EXIT_VMLOAD]			= svm_exit_svm_insn,
+	[SVM_EXIT_VMSAVE]			= svm_exit_svm_insn,
+	[SVM_EXIT_STGI]				= svm_exit_svm_insn,
+	[SVM_EXIT_CLGI]				= svm_exit_svm_insn,
+	[SVM_EXIT_SKINIT]			= svm_exit_svm_insn,
+	[SVM_EXIT_RDTSCP]			= svm_exit_rdtscp,
+	[SVM_EXIT_WBINVD]			= svm_exit_invd,
+	[SVM_EXIT_MONITOR]			= svm_exit_svm_insn,
+	[SVM_EXIT_MWAIT]			= svm_exit_svm_insn,
+	[SVM_EXIT_MWAIT_COND]			= svm_exit_svm_insn,
+	[SVM_EXIT_XSETBV]			= svm_exit_xsetbv,
+	[SVM_EXIT_RDPRU]			= svm_exit_svm_insn,
+};
+
+int svm_handle_exit(struct svm_vcpu *svm)
+{
+	u32 code = svm->vmcb->control.exit_code;
+	u64 data[3];
+
+	if (code == SVM_EXIT_NPF)
+		return svm_exit_npf(svm);
+	if (code == (u32)SVM_EXIT_ERR)
+		return svm_exit_invalid(svm);
+	if (code < ARRAY_SIZE(svm_exit_handlers) && svm_exit_handlers[code])
+		return svm_exit_handlers[code](svm);
+
+	data[0] = code;
+	data[1] = svm->vmcb->control.exit_info_1;
+	data[2] = svm->vmcb->control.exit_info_2;
+	vmx_vcpu_exit_internal(&svm->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 3, data);
+	return 0;
+}
