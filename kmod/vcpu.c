@@ -259,9 +259,9 @@ void vmx_vcpu_get_regs(struct vmx_vcpu *vcpu, struct vmx_regs *regs)
 	regs->rflags = vcpu->rflags;
 }
 
-/* RFLAGS bits a VMM may set: everything architectural but VM and RF. */
-#define VMX_RFLAGS_FIXED1	BIT(1)
-#define VMX_RFLAGS_SETTABLE	(0x3f7fd5ULL & ~X86_EFLAGS_VM)
+/* RFLAGS bits a VMM may set: all architectural ones but VM (virtual-8086). */
+#define VMX_RFLAGS_FIXED1	X86_EFLAGS_FIXED
+#define VMX_RFLAGS_SETTABLE	(0x3f7fd7ULL & ~X86_EFLAGS_VM)
 
 int vmx_vcpu_set_regs(struct vmx_vcpu *vcpu, const struct vmx_regs *regs)
 {

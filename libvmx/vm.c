@@ -25,6 +25,7 @@ int libvmx_vm_create(struct libvmx *vmx, uint32_t flags,
 	}
 	vm->vmx = vmx;
 	vm->fd = fd;
+	pthread_mutex_init(&vm->map_lock, NULL);
 	*out = vm;
 	return 0;
 }
@@ -34,6 +35,8 @@ void libvmx_vm_destroy(struct libvmx_vm *vm)
 	if (!vm)
 		return;
 	close(vm->fd);
+	lv_vm_free_memory(vm);
+	pthread_mutex_destroy(&vm->map_lock);
 	free(vm);
 }
 

@@ -44,6 +44,16 @@ add_kvm_modules() {
 	echo "$order" >"$root/lib/modules/kvm/order"
 }
 
+# The shared libraries (and loader) dynamic programs need, same paths.
+add_shared_libs() {
+	local root=$1 lib
+	shift
+	for lib in $(ldd "$@" 2>/dev/null | grep -o '/[^ ]*\.so[^ ]*' | sort -u); do
+		mkdir -p "$root$(dirname "$lib")"
+		cp -L "$lib" "$root$lib"
+	done
+}
+
 build_initramfs() {
 	local root="$work/root" t
 	rm -rf "$root" && mkdir -p "$root"/{bin,lib/modules,tests,examples}
@@ -60,6 +70,7 @@ build_initramfs() {
 	if [ -x "$top/build/examples/hello" ]; then
 		cp "$top/build/examples/hello" "$root/examples/"
 	fi
+	add_shared_libs "$root" "$root"/tests/* "$root"/examples/*
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.img"
 }
 

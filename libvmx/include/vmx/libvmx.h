@@ -76,6 +76,117 @@ int libvmx_vm_fd(const struct libvmx_vm *vm);
  */
 int libvmx_vm_get_info(struct libvmx_vm *vm, struct vmx_vm_info *info);
 
+/* ---- guest memory ---- */
+
+/*
+ * libvmx_vm_add_ram() - allocate @size bytes of anonymous memory and map
+ * it at guest-physical @gpa as slot @slot.
+ * @flags: VMX_MEM_* flags of the slot.
+ * @hva: receives the host address of the memory (may be NULL).
+ *
+ * Errors: -EINVAL (alignment, NULL @vm, slot in use by the library),
+ * -ENOMEM, -EEXIST (overlap), or what VMX_SET_MEMSLOT gives.
+ */
+int libvmx_vm_add_ram(struct libvmx_vm *vm, uint32_t slot, uint64_t gpa,
+		      uint64_t size, uint32_t flags, void **hva);
+
+/*
+ * libvmx_vm_map() - map caller-owned memory @hva at @gpa as slot @slot.
+ * The memory stays the caller's; it must outlive the mapping.
+ * Errors: as libvmx_vm_add_ram(), plus -EFAULT for a bad @hva range.
+ */
+int libvmx_vm_map(struct libvmx_vm *vm, uint32_t slot, uint64_t gpa,
+		  uint64_t size, uint32_t flags, void *hva);
+
+/*
+ * libvmx_vm_unmap() - delete slot @slot (and free memory that
+ * libvmx_vm_add_ram() allocated for it).
+ * Errors: -ENOENT (no such slot), -EINVAL (NULL @vm).
+ */
+int libvmx_vm_unmap(struct libvmx_vm *vm, uint32_t slot);
+
+/*
+ * libvmx_gpa_to_hva() - host address of guest-physical @gpa if the
+ * @len bytes from it lie in one slot; NULL otherwise.  Lock-free and
+ * safe against concurrent map changes from other threads (liburcu); the
+ * pointer stays valid until the slot is unmapped.
+ */
+void *libvmx_gpa_to_hva(struct libvmx_vm *vm, uint64_t gpa, uint64_t len);
+
+/*
+ * libvmx_read_gpa() / libvmx_write_gpa() - copy to/from guest-physical
+ * memory, across slots.
+ * Errors: -EFAULT (part of the range is not RAM), -EINVAL.
+ */
+int libvmx_read_gpa(struct libvmx_vm *vm, uint64_t gpa, void *buf, uint64_t len);
+int libvmx_write_gpa(struct libvmx_vm *vm, uint64_t gpa, const void *buf,
+		     uint64_t len);
+
+/*
+ * libvmx_vm_get_dirty_log() - fetch and clear the dirty bitmap of a slot
+ * created with VMX_MEM_DIRTY_LOG.  @bitmap: one bit per page, rounded up
+ * to 64 bits.
+ * Errors: -ENOENT, -EINVAL (slot without dirty logging), -EFAULT.
+ */
+int libvmx_vm_get_dirty_log(struct libvmx_vm *vm, uint32_t slot,
+			    uint64_t *bitmap);
+
+/* ---- vCPUs ---- */
+
+struct libvmx_vcpu;
+
+/*
+ * libvmx_vcpu_create() - create vCPU @id and map its run area.
+ * Errors: -EINVAL (id too large), -EEXIST, -EIO (not the VM's creator),
+ * -EOPNOTSUPP (backend cannot run vCPUs), -ENOMEM.
+ */
+int libvmx_vcpu_create(struct libvmx_vm *vm, uint32_t id,
+		       struct libvmx_vcpu **out);
+
+/* libvmx_vcpu_destroy() - unmap the run area, close the vCPU fd. */
+void libvmx_vcpu_destroy(struct libvmx_vcpu *vcpu);
+
+int libvmx_vcpu_fd(const struct libvmx_vcpu *vcpu);
+uint32_t libvmx_vcpu_id(const struct libvmx_vcpu *vcpu);
+struct libvmx_vm *libvmx_vcpu_vm(const struct libvmx_vcpu *vcpu);
+
+/* libvmx_vcpu_run_area() - the mmap()ed struct vmx_run of @vcpu. */
+struct vmx_run *libvmx_vcpu_run_area(struct libvmx_vcpu *vcpu);
+
+/*
+ * libvmx_vcpu_run() - one VMX_RUN: enter the guest until an exit needs
+ * the VMM.  Returns 0 with the run area's exit_reason set, -EINTR with
+ * VMX_EXIT_INTR (signal or immediate_exit), or another -errno (-EIO: not
+ * the VM's creator; -EFAULT: guest RAM behind a slot is not mapped).
+ */
+int libvmx_vcpu_run(struct libvmx_vcpu *vcpu);
+
+/* Register access; errors: -EINVAL (bad values), -EFAULT, -EBUSY. */
+int libvmx_vcpu_get_regs(struct libvmx_vcpu *vcpu, struct vmx_regs *regs);
+int libvmx_vcpu_set_regs(struct libvmx_vcpu *vcpu, const struct vmx_regs *regs);
+int libvmx_vcpu_get_sregs(struct libvmx_vcpu *vcpu, struct vmx_sregs *sregs);
+int libvmx_vcpu_set_sregs(struct libvmx_vcpu *vcpu,
+			  const struct vmx_sregs *sregs);
+int libvmx_vcpu_get_fpu(struct libvmx_vcpu *vcpu, struct vmx_fpu *fpu);
+int libvmx_vcpu_set_fpu(struct libvmx_vcpu *vcpu, const struct vmx_fpu *fpu);
+
+/*
+ * libvmx_vcpu_get_msr() / libvmx_vcpu_set_msr() - one MSR.
+ * Errors: -ENOENT (unknown MSR or value refused), -EFAULT.
+ */
+int libvmx_vcpu_get_msr(struct libvmx_vcpu *vcpu, uint32_t index,
+			uint64_t *value);
+int libvmx_vcpu_set_msr(struct libvmx_vcpu *vcpu, uint32_t index,
+			uint64_t value);
+
+/*
+ * libvmx_vcpu_inject() - queue an event (see struct vmx_event).
+ * Errors: -EINVAL (malformed), -EBUSY (another event pending, or an
+ * external interrupt while the guest cannot take one).
+ */
+int libvmx_vcpu_inject(struct libvmx_vcpu *vcpu, uint32_t type,
+		       uint32_t vector, int has_error, uint32_t error_code);
+
 #ifdef __cplusplus
 }
 #endif
