@@ -225,6 +225,8 @@ static int __init vmx_init(void)
 	if (ret)
 		return ret;
 	vmx_fpu_setup();
+	/* vCPU threads use preempt notifiers; the static key must be on. */
+	preempt_notifier_inc();
 
 	ret = vmx_enable_all_cpus();
 	if (ret)
@@ -254,6 +256,7 @@ out_disable:
 	vmx_disable_all_cpus();
 	cpu_emergency_unregister_virt_callback(vmx_cpu_emergency_disable);
 out_unsetup:
+	preempt_notifier_dec();
 	vmx_ops->hardware_unsetup();
 	return ret;
 }
@@ -265,6 +268,7 @@ static void __exit vmx_exit(void)
 	unregister_reboot_notifier(&vmx_reboot_nb);
 	vmx_disable_all_cpus();
 	cpu_emergency_unregister_virt_callback(vmx_cpu_emergency_disable);
+	preempt_notifier_dec();
 	vmx_ops->hardware_unsetup();
 	pr_info("%s backend disabled\n", vmx_ops->name);
 }

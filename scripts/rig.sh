@@ -62,7 +62,12 @@ build_initramfs() {
 	cp "$top/build/k/$kver/kmod/vmx.ko" "$root/lib/modules/"
 	cp "$top/build/k/$kver/modules/vmx_hog.ko" "$root/lib/modules/"
 	add_kvm_modules "$root"
-	make -s -C "$top/selftests" list >"$root/tests/loaded"
+	# VMX_TESTS="a_test b_test" narrows a run down while debugging.
+	if [ -n "${VMX_TESTS:-}" ]; then
+		echo "$VMX_TESTS" >"$root/tests/loaded"
+	else
+		make -s -C "$top/selftests" list >"$root/tests/loaded"
+	fi
 	echo coexist_test >"$root/tests/unloaded"
 	for t in $(cat "$root/tests/loaded" "$root/tests/unloaded"); do
 		cp "$top/build/selftests/$t" "$root/tests/"
@@ -83,7 +88,8 @@ boot_svm() {
 	timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
 		-accel tcg -cpu qemu64,+svm,+npt -m 1024 -smp 1 \
 		-icount shift=0,sleep=off \
-		-nographic -no-reboot -net none -monitor none \
+		-nographic -no-reboot -net none \
+		-monitor "${VMX_QEMU_MONITOR:-none}" \
 		-kernel "$kdir/vmlinuz" -initrd "$work/initrd.img" \
 		-append "$(cmdline)" </dev/null >"$serial" 2>"$work/qemu.err"
 }

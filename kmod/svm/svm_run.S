@@ -45,9 +45,9 @@ SYM_FUNC_START(svm_world_switch)
 	push	%r12
 	push	%rbx
 
-	push	%rdi			/* 24(%rsp) after the pushes below: gprs */
-	push	%rdx			/* 16(%rsp): host save area */
-	push	%rsi			/*  8(%rsp): guest VMCB */
+	push	%rdi			/* gprs */
+	push	%rdx			/* host save area */
+	push	%rsi			/* guest VMCB; now (%rsp) */
 
 	/* Host FS/GS/TR/LDTR/syscall MSRs to the host save page. */
 	mov	%rdx, %rax
@@ -76,8 +76,9 @@ SYM_FUNC_START(svm_world_switch)
 	vmrun	%rax
 
 	/* #VMEXIT: RSP and RAX are the host's again (RAX = VMCB pa). */
-	push	%rdi			/* guest RDI; gprs now at 32(%rsp) */
-	mov	32(%rsp), %rdi
+	/* Stack: guest RDI, guest VMCB, host save area, gprs. */
+	push	%rdi
+	mov	24(%rsp), %rdi
 	mov	%rbx, G_RBX(%rdi)
 	mov	%rcx, G_RCX(%rdi)
 	mov	%rdx, G_RDX(%rdi)
