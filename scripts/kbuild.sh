@@ -7,7 +7,8 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 kver=$1
 shift
 kdir="$top/build/kernels/$kver/headers"
-out="$top/build/k/$kver"
+# VMX_BUILD_TAG keeps parallel work trees' objects apart (build/k/6.1-tag).
+out="$top/build/k/$kver${VMX_BUILD_TAG:+-$VMX_BUILD_TAG}"
 
 [ -e "$kdir/Makefile" ] || { echo "kbuild: no headers for $kver: run make setup" >&2; exit 1; }
 mkdir -p "$out"

@@ -17,7 +17,9 @@ mode=${3:-test}
 case "$rig" in svm|vmx) ;; *) echo "rig.sh: unknown rig $rig" >&2; exit 2 ;; esac
 
 kdir="$top/build/kernels/$kver"
-work="$top/build/rig/$rig-$kver-$mode"
+tag=${VMX_BUILD_TAG:+-$VMX_BUILD_TAG}
+work="$top/build/rig/$rig-$kver-$mode$tag"
+kobj="$top/build/k/$kver$tag"
 serial="$work/serial.log"
 # Host-side limit for one boot; the guest's own per-program limit is lower.
 limit=${VMX_RIG_TIMEOUT:-1500}
@@ -59,8 +61,8 @@ build_initramfs() {
 	rm -rf "$root" && mkdir -p "$root"/{bin,lib/modules,tests,examples}
 	cp /bin/busybox "$root/bin/busybox"
 	install -m 755 "$top/scripts/guest-init.sh" "$root/init"
-	cp "$top/build/k/$kver/kmod/vmx.ko" "$root/lib/modules/"
-	cp "$top/build/k/$kver/modules/vmx_hog.ko" "$root/lib/modules/"
+	cp "$kobj/kmod/vmx.ko" "$root/lib/modules/"
+	cp "$kobj/modules/vmx_hog.ko" "$root/lib/modules/"
 	add_kvm_modules "$root"
 	# VMX_TESTS="a_test b_test" narrows a run down while debugging.
 	if [ -n "${VMX_TESTS:-}" ]; then
@@ -157,7 +159,7 @@ main() {
 		grep -q '@@vmx end demo rc=0' "$serial"
 		return
 	fi
-	python3 "$top/scripts/rig-parse.py" --rig "$rig-$kver" --serial "$serial" \
+	python3 "$top/scripts/rig-parse.py" --rig "$rig-$kver$tag" --serial "$serial" \
 		--tests "$(cat "$work/root/tests/loaded" "$work/root/tests/unloaded")" \
 		--out "$top/build/check"
 }
