@@ -58,6 +58,8 @@ test)
 	fi
 	;;
 demo)
+	# Let the module's greeting line reach the console too.
+	dmesg | grep 'vmx: .* backend enabled' || true
 	run demo /examples/hello
 	rmmod vmx
 	;;

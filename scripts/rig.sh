@@ -155,7 +155,9 @@ main() {
 	[ "$rc" = 124 ] && say "TIMEOUT: the guest did not finish within ${limit}s"
 	say "guest finished in $(( $(date +%s) - start ))s"
 	if [ "$mode" = demo ]; then
-		sed -n '/@@vmx begin demo/,/@@vmx end demo/p' "$serial" | grep -v '^@@vmx'
+		grep -ao '@@vmx guest-up.*' "$serial" | sed 's/^@@vmx /guest: /' || true
+		grep -a -m1 'vmx: .* backend enabled' "$serial" || true
+		sed -n '/@@vmx begin demo/,/@@vmx end demo/p' "$serial" | grep -av '^@@vmx'
 		grep -q '@@vmx end demo rc=0' "$serial"
 		return
 	fi

@@ -187,6 +187,48 @@ int libvmx_vcpu_set_msr(struct libvmx_vcpu *vcpu, uint32_t index,
 int libvmx_vcpu_inject(struct libvmx_vcpu *vcpu, uint32_t type,
 		       uint32_t vector, int has_error, uint32_t error_code);
 
+/* ---- the run loop ---- */
+
+#include <stdbool.h>
+
+/*
+ * struct libvmx_exit_ops - the VMM's device model, for libvmx_vcpu_loop().
+ * Every callback returns 0 to keep the guest running, a positive value
+ * to stop the loop (libvmx_vcpu_loop() returns it), or a negative errno
+ * (returned as well).  A NULL callback acts as an empty bus (reads give
+ * all ones, writes are dropped), or for @hypercall and @exit stops the
+ * loop with the VMX_EXIT_* value.
+ *
+ * @pio:	one port access of @size (1, 2, 4) bytes at @data; also each
+ *		element of a string (INS/OUTS, REP) instruction
+ * @mmio:	one device access of @size (1-8) bytes at @data,
+ *		little-endian; the instruction was decoded by libvmx
+ * @hypercall:	VMMCALL/VMCALL with RAX = @nr and @args (RBX, RCX, RDX,
+ *		RSI, RDI); *@ret becomes the guest's RAX
+ * @exit:	any other exit (HLT, SHUTDOWN, IRQ_WINDOW, INTR, MSR, ...)
+ */
+struct libvmx_exit_ops {
+	int (*pio)(void *opaque, struct libvmx_vcpu *vcpu, uint16_t port,
+		   void *data, unsigned int size, bool is_out);
+	int (*mmio)(void *opaque, struct libvmx_vcpu *vcpu, uint64_t gpa,
+		    void *data, unsigned int size, bool is_write);
+	int (*hypercall)(void *opaque, struct libvmx_vcpu *vcpu, uint64_t nr,
+			 const uint64_t args[5], uint64_t *ret);
+	int (*exit)(void *opaque, struct libvmx_vcpu *vcpu, struct vmx_run *run);
+};
+
+/*
+ * libvmx_vcpu_loop() - run @vcpu until a callback stops it.
+ * MMIO and string port I/O instructions are decoded and completed by
+ * libvmx; a guest fault found on the way (#PF, #GP) is injected into the
+ * guest, an instruction libvmx cannot complete gets #UD.
+ *
+ * Returns what a callback returned (> 0, or < 0), or -errno from VMX_RUN
+ * (-EIO, -EFAULT, ...).  Signals arrive as VMX_EXIT_INTR exits.
+ */
+int libvmx_vcpu_loop(struct libvmx_vcpu *vcpu,
+		     const struct libvmx_exit_ops *ops, void *opaque);
+
 #ifdef __cplusplus
 }
 #endif
