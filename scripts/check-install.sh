@@ -34,6 +34,13 @@ export PKG_CONFIG_SYSROOT_DIR="$dest" PKG_CONFIG_LIBDIR="$lib/pkgconfig"
 cc -o "$dest/prog" "$dest/prog.c" $(pkg-config --cflags --libs libvmx)
 LD_LIBRARY_PATH="$lib" "$dest/prog"
 objdump -p "$dest/prog" | grep -q 'NEEDED.*libvmx.so.0'
+# The static archive: libvmx itself linked in, its dependencies as
+# pkg-config --static lists them (Debian ships Zydis only as a shared
+# library, so those stay dynamic).
 # shellcheck disable=SC2046
-cc -static -o "$dest/prog-static" "$dest/prog.c" $(pkg-config --cflags --static --libs libvmx)
+cc -o "$dest/prog-static" "$dest/prog.c" $(pkg-config --cflags libvmx) \
+	-L"$lib" -Wl,-Bstatic -lvmx -Wl,-Bdynamic \
+	$(pkg-config --static --libs-only-l libvmx | sed 's/-lvmx//')
 "$dest/prog-static"
+! objdump -p "$dest/prog-static" | grep -q 'NEEDED.*libvmx'
+

@@ -78,6 +78,8 @@ run_unit() {
 		fi
 	done
 	step kconfig-consistent bash scripts/check-kconfig.sh
+	# A bounded libFuzzer run over the instruction assist (ASan+UBSan).
+	step fuzz-assist make -s -C libvmx/tests fuzz FUZZ_TIME="${VMX_FUZZ_TIME:-30}"
 }
 
 sparse_build() {
