@@ -6,7 +6,12 @@ top=$(cd "$(dirname "$0")/.." && pwd)
 kver=$1 name=$2 args=$3
 out="$top/build/k/$kver-$name"
 mkdir -p "$out"
-cp -rsfu "$top/kmod" "$top/uapi" "$out/"
+# Sources only: objects of an in-place build must not leak in.
+(cd "$top" && find kmod uapi -type f \( -name '*.[chS]' -o -name Kbuild \)) |
+	while read -r f; do
+		mkdir -p "$out/$(dirname "$f")"
+		ln -sf "$top/$f" "$out/$f"
+	done
 # shellcheck disable=SC2086
 make -s -C "$top/build/kernels/$kver/headers" M="$out/kmod" VMX_TOP="$out" $args modules
 syms=$(nm "$out/kmod/vmx.ko")

@@ -14,7 +14,12 @@ out="$top/build/k/$kver${VMX_BUILD_TAG:+-$VMX_BUILD_TAG}"
 mkdir -p "$out"
 # Mirror as symlinks: edits show up, objects stay per kernel.
 mkdir -p "$out/modules"
-cp -rsfu "$top/kmod" "$top/uapi" "$out/"
+# Sources only: objects of an in-place build must not leak in.
+(cd "$top" && find kmod uapi -type f \( -name '*.[chS]' -o -name Kbuild \)) |
+	while read -r f; do
+		mkdir -p "$out/$(dirname "$f")"
+		ln -sf "$top/$f" "$out/$f"
+	done
 cp -sfu "$top"/selftests/modules/* "$out/modules/"
 # shellcheck disable=SC2086,SC2048
 make -s -C "$kdir" M="$out/kmod" VMX_TOP="$out" $* modules
