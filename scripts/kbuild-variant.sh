@@ -7,7 +7,7 @@ kver=$1 name=$2 args=$3
 out="$top/build/k/$kver-$name"
 mkdir -p "$out"
 # Sources only: objects of an in-place build must not leak in.
-(cd "$top" && find kmod uapi -type f \( -name '*.[chS]' -o -name Kbuild \)) |
+(cd "$top" && find kmod uapi -type f \( -name '*.[chS]' -o -name Kbuild \) ! -name '*.mod.c') |
 	while read -r f; do
 		mkdir -p "$out/$(dirname "$f")"
 		ln -sf "$top/$f" "$out/$f"

@@ -15,7 +15,7 @@ mkdir -p "$out"
 # Mirror as symlinks: edits show up, objects stay per kernel.
 mkdir -p "$out/modules"
 # Sources only: objects of an in-place build must not leak in.
-(cd "$top" && find kmod uapi -type f \( -name '*.[chS]' -o -name Kbuild \)) |
+(cd "$top" && find kmod uapi -type f \( -name '*.[chS]' -o -name Kbuild \) ! -name '*.mod.c') |
 	while read -r f; do
 		mkdir -p "$out/$(dirname "$f")"
 		ln -sf "$top/$f" "$out/$f"
