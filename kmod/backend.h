@@ -9,6 +9,7 @@
 #ifndef VMX_BACKEND_H
 #define VMX_BACKEND_H
 
+#include <linux/bits.h>
 #include <linux/types.h>
 
 struct vmx_vm;
@@ -17,8 +18,8 @@ struct vmx_sregs;
 struct vmx_events;
 
 /* Permissions of a nested page table leaf. */
-#define VMX_NPT_WRITE	(1U << 0)
-#define VMX_NPT_EXEC	(1U << 1)
+#define VMX_NPT_WRITE	BIT(0)
+#define VMX_NPT_EXEC	BIT(1)
 
 /**
  * struct vmx_backend_ops - what a backend (SVM, Intel VMX) provides

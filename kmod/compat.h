@@ -25,11 +25,11 @@ struct vmx_syscore {
 #define VMX_SYSCORE_DEFINE(var, suspend_fn, resume_fn)		\
 	static struct vmx_syscore var = {			\
 		.ops = { .suspend = suspend_fn, .resume = resume_fn }, \
-		.core = { .ops = &var.ops },			\
 	}
 
 static inline void vmx_syscore_register(struct vmx_syscore *s)
 {
+	s->core.ops = &s->ops;
 	register_syscore(&s->core);
 }
 

@@ -62,7 +62,7 @@ struct vmx_slots {
  *		@tlb_gen_seen differs flushes its guest TLB before entry
  */
 struct vmx_mmu {
-	spinlock_t lock;
+	spinlock_t lock;	/* see above */
 	struct page *root;
 	unsigned long invalidate_seq;
 	long invalidate_active;
@@ -90,7 +90,7 @@ struct vmx_vm {
 	u64 id;
 	u32 flags;
 
-	struct mutex lock;
+	struct mutex lock;	/* see above */
 	struct vmx_slots __rcu *slots;
 	struct vmx_vcpu *vcpus[VMX_MAX_VCPUS];
 	atomic_t nr_vcpus;
@@ -148,7 +148,7 @@ enum vmx_pending_io {
 struct vmx_vcpu {
 	struct vmx_vm *vm;
 	u32 id;
-	struct mutex mutex;
+	struct mutex mutex;	/* held by every vCPU ioctl */
 	struct vmx_run *run;
 
 	u64 gprs[VMX_NR_GPRS];

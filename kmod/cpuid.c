@@ -88,7 +88,9 @@ static void vmx_cpuid_adjust(struct vmx_cpuid_entry *e)
 			e->ebx = 0;
 			e->ecx = 0;
 		} else if (!(vmx_guest_xcr0_mask() & BIT_ULL(e->index))) {
-			e->eax = e->ebx = e->ecx = e->edx = 0;
+			*e = (struct vmx_cpuid_entry){ .function = e->function,
+							.index = e->index,
+							.flags = e->flags };
 		}
 		break;
 	case 0x80000001:

@@ -106,6 +106,9 @@ static void vmx_mmu_flush_remote(struct vmx_vm *vm)
 	int i, cpu;
 
 	atomic64_inc(&vm->mmu.tlb_gen);
+	/* Pairs with the barrier after a vCPU enters guest mode: either it
+	 * sees the new tlb_gen, or we see it in guest mode and kick it.
+	 */
 	smp_mb__after_atomic();
 	for (i = 0; i < VMX_MAX_VCPUS; i++) {
 		struct vmx_vcpu *vcpu = READ_ONCE(vm->vcpus[i]);
@@ -345,6 +348,7 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 		goto mmio;
 
 	seq = READ_ONCE(vm->mmu.invalidate_seq);
+	/* Read the sequence before the slot and the host page table. */
 	smp_rmb();
 
 	rcu_read_lock();

@@ -107,7 +107,7 @@ run_style() {
 	local cp="$top/build/kernels/6.12/src/scripts/checkpatch.pl"
 	# shellcheck disable=SC2046
 	step checkpatch perl "$cp" --no-tree -q --terse --strict -f \
-		$(find kmod uapi selftests/modules -name '*.[ch]' | sort)
+		$(git ls-files 'kmod/*.[ch]' 'uapi/*.h' 'selftests/modules/*.c')
 	for kver in 6.1 6.12; do
 		step "sparse-$kver" sparse_build "$kver"
 	done

@@ -750,7 +750,12 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	vmx_vcpu_fpu_enter(vcpu);
 	local_irq_disable();
 	atomic_set(&vcpu->mode, VMX_VCPU_IN_GUEST);
-	smp_mb__after_atomic();
+	/*
+	 * Order the mode store before reading signals and tlb_gen: pairs
+	 * with vmx_mmu_flush_remote() (a kick or a seen tlb_gen, never
+	 * neither).
+	 */
+	smp_mb();
 	if (signal_pending(current) || need_resched()) {
 		atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
 		local_irq_enable();

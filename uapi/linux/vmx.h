@@ -18,8 +18,9 @@
 #ifndef _UAPI_LINUX_VMX_H
 #define _UAPI_LINUX_VMX_H
 
-#include <linux/types.h>
+#include <linux/const.h>
 #include <linux/ioctl.h>
+#include <linux/types.h>
 
 /* Bumped only for incompatible changes; features are added as caps. */
 #define VMX_API_VERSION		1
@@ -31,8 +32,8 @@
 #define VMX_BACKEND_INTEL	2	/* Intel VMX with EPT */
 
 /* Feature bits reported in vmx_caps.features. */
-#define VMX_FEAT_NESTED_PAGING	(1ULL << 0)	/* NPT or EPT in use */
-#define VMX_FEAT_VCPUS		(1ULL << 1)	/* vCPUs can be created and run */
+#define VMX_FEAT_NESTED_PAGING	_BITULL(0)	/* NPT or EPT in use */
+#define VMX_FEAT_VCPUS		_BITULL(1)	/* vCPUs can be created and run */
 
 /**
  * struct vmx_caps - what this module and CPU offer (VMX_GET_CAPS)
@@ -112,8 +113,8 @@ struct vmx_vm_info {
 /* Memory slots                                                        */
 /* ------------------------------------------------------------------ */
 
-#define VMX_MEM_READONLY	(1U << 0)	/* guest writes exit as MMIO */
-#define VMX_MEM_DIRTY_LOG	(1U << 1)	/* track writes for GET_DIRTY_LOG */
+#define VMX_MEM_READONLY	_BITUL(0)	/* guest writes exit as MMIO */
+#define VMX_MEM_DIRTY_LOG	_BITUL(1)	/* track writes for GET_DIRTY_LOG */
 #define VMX_MEM_VALID_FLAGS	(VMX_MEM_READONLY | VMX_MEM_DIRTY_LOG)
 
 /**
@@ -158,7 +159,7 @@ struct vmx_dirty_log {
 /* CPUID                                                               */
 /* ------------------------------------------------------------------ */
 
-#define VMX_CPUID_INDEXED	(1U << 0)	/* @index is significant */
+#define VMX_CPUID_INDEXED	_BITUL(0)	/* @index is significant */
 
 struct vmx_cpuid_entry {
 	__u32 function;
@@ -299,7 +300,7 @@ struct vmx_msrs {
 #define VMX_EVENT_NMI		2
 #define VMX_EVENT_EXCEPTION	3	/* vector 0-31 */
 
-#define VMX_EVENT_HAS_ERROR_CODE (1U << 0)
+#define VMX_EVENT_HAS_ERROR_CODE _BITUL(0)
 
 /**
  * struct vmx_event - inject an event (VMX_INJECT_EVENT)
