@@ -36,6 +36,7 @@ struct svm_cpu {
 static DEFINE_PER_CPU(struct svm_cpu, svm_cpu);
 static u32 svm_max_asid;
 bool svm_has_nrips;
+bool svm_has_decode_assists;
 
 /* ---- module and CPU level ---- */
 
@@ -76,6 +77,7 @@ static int svm_hardware_setup(void)
 	/* ASID 0 is the host's. */
 	svm_max_asid = cpuid_ebx(SVM_CPUID_FUNC) - 1;
 	svm_has_nrips = cpuid_edx(SVM_CPUID_FUNC) & SVM_FEAT_NRIPS;
+	svm_has_decode_assists = cpuid_edx(SVM_CPUID_FUNC) & SVM_FEAT_DECODE_ASSISTS;
 	if (svm_max_asid < 1) {
 		pr_err("no guest ASIDs\n");
 		return -EOPNOTSUPP;
@@ -291,9 +293,14 @@ static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	struct vmcb_save_area *save = &svm->vmcb->save;
 	u64 efer = sregs->efer & ~EFER_LMA;
 
-	/* Bits that must be zero; inconsistent modes fail at VMRUN. */
+	/* Bits that must be zero, and paging modes no CPU can be in. */
 	if (sregs->cr0 >> 32 || sregs->cr4 & ~svm_cr4_allowed() ||
 	    sregs->efer & ~SVM_GUEST_EFER || sregs->cr8 & ~0xfULL)
+		return -EINVAL;
+	if ((sregs->cr0 & X86_CR0_PG) && !(sregs->cr0 & X86_CR0_PE))
+		return -EINVAL;
+	if ((efer & EFER_LME) && (sregs->cr0 & X86_CR0_PG) &&
+	    !(sregs->cr4 & X86_CR4_PAE))
 		return -EINVAL;
 
 	svm_seg_to_vmcb(&save->cs, &sregs->cs);
@@ -323,20 +330,38 @@ static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	return 0;
 }
 
+/*
+ * Without vNMI the CPU does not tell whether the guest is inside an NMI
+ * handler: track it from the NMIs we inject to the guest's next IRET.
+ */
+void svm_set_nmi_masked(struct svm_vcpu *svm, bool masked)
+{
+	svm->nmi_masked = masked;
+	if (masked)
+		svm_set_intercept(svm->vmcb, INTERCEPT_IRET);
+	else
+		svm_clr_intercept(svm->vmcb, INTERCEPT_IRET);
+}
+
 static void svm_get_events(struct vmx_vcpu *vcpu, struct vmx_events *events)
 {
-	events->int_shadow = !!(to_svm(vcpu)->vmcb->control.int_state &
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	events->int_shadow = !!(svm->vmcb->control.int_state &
 				SVM_INTERRUPT_SHADOW_MASK);
+	events->nmi_masked = svm->nmi_masked;
 }
 
 static int svm_set_events(struct vmx_vcpu *vcpu, const struct vmx_events *events)
 {
-	struct vmcb_control_area *ctl = &to_svm(vcpu)->vmcb->control;
+	struct svm_vcpu *svm = to_svm(vcpu);
+	struct vmcb_control_area *ctl = &svm->vmcb->control;
 
 	if (events->int_shadow)
 		ctl->int_state |= SVM_INTERRUPT_SHADOW_MASK;
 	else
 		ctl->int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	svm_set_nmi_masked(svm, events->nmi_masked);
 	return 0;
 }
 
@@ -652,13 +677,19 @@ static void svm_inject_pending(struct svm_vcpu *svm)
 		goto window;
 	if (ev->type == VMX_EVENT_EXTINT && !svm_irq_window_open(vcpu))
 		goto window;
+	/* A second NMI waits for the IRET of the first (intercepted). */
+	if (ev->type == VMX_EVENT_NMI && svm->nmi_masked)
+		return;
 
 	type = ev->type == VMX_EVENT_EXTINT ? SVM_EVENT_TYPE_INTR :
 	       ev->type == VMX_EVENT_NMI ? SVM_EVENT_TYPE_NMI :
 	       SVM_EVENT_TYPE_EXCEPT;
 	ctl->event_inj = SVM_EVENT_VALID | ev->vector |
-			 (type << SVM_EVENT_TYPE_SHIFT) |
-			 (ev->flags & VMX_EVENT_HAS_ERROR_CODE ? SVM_EVENT_HAS_ERR : 0);
+			 (type << SVM_EVENT_TYPE_SHIFT);
+	/* Real mode pushes no error codes. */
+	if (ev->flags & VMX_EVENT_HAS_ERROR_CODE &&
+	    svm->vmcb->save.cr0 & X86_CR0_PE)
+		ctl->event_inj |= SVM_EVENT_HAS_ERR;
 	ctl->event_inj_err = ev->error_code;
 	svm->event_injected = true;
 window:
@@ -688,8 +719,13 @@ static void svm_requeue_exit_int_info(struct svm_vcpu *svm)
 	u8 vector = info & SVM_EVENT_VECTOR_MASK;
 
 	ctl->event_inj = 0;
-	if (svm->event_injected)
+	if (svm->event_injected) {
+		/* Delivered unless it comes back below; an NMI masks NMIs. */
+		if (vcpu->pending_event.event.type == VMX_EVENT_NMI &&
+		    !((info & SVM_EVENT_VALID) && type == SVM_EVENT_TYPE_NMI))
+			svm_set_nmi_masked(svm, true);
 		vcpu->pending_event.valid = false;
+	}
 	if (!(info & SVM_EVENT_VALID) || type == SVM_EVENT_TYPE_SOFT ||
 	    (type == SVM_EVENT_TYPE_EXCEPT && (vector == 3 || vector == 4)))
 		return;

@@ -22,6 +22,7 @@
 
 /* CPUID 0x8000000A EDX: NRIP save (next RIP on every intercept). */
 #define SVM_FEAT_NRIPS		BIT(3)
+#define SVM_FEAT_DECODE_ASSISTS	BIT(7)
 
 /* EXITINFO1 of an IOIO intercept (APM Vol. 2, 15.10.2). */
 #define SVM_IO_IN		BIT(0)
@@ -93,6 +94,8 @@
  * @msrpm, @iopm: permission maps (per vCPU, so a VMM could open some)
  * @asid_cpu, @asid_generation: which CPU's ASID space @vmcb.asid is from
  * @event_injected: an event was put into EVENTINJ for this entry
+ * @nmi_masked:	the guest is handling an NMI: no other one goes in until
+ *		its IRET (intercepted while this is set)
  */
 struct svm_vcpu {
 	struct vmx_vcpu vcpu;
@@ -103,6 +106,7 @@ struct svm_vcpu {
 	int asid_cpu;
 	u64 asid_generation;
 	bool event_injected;
+	bool nmi_masked;
 };
 
 static inline struct svm_vcpu *to_svm(struct vmx_vcpu *vcpu)
@@ -133,9 +137,11 @@ static inline void svm_stgi(void)
 
 /* svm.c */
 extern bool svm_has_nrips;
+extern bool svm_has_decode_assists;
 void svm_skip_insn(struct svm_vcpu *svm, unsigned int len);
 void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
 			 u32 error_code);
+void svm_set_nmi_masked(struct svm_vcpu *svm, bool masked);
 
 /* svm_exit.c */
 int svm_handle_exit(struct svm_vcpu *svm);

@@ -44,6 +44,16 @@ static int svm_exit_vintr(struct svm_vcpu *svm)
 	return 0;
 }
 
+/*
+ * The guest's IRET ends its NMI handler: stop intercepting and let the
+ * IRET run.  A held NMI goes in at the next entry.
+ */
+static int svm_exit_iret(struct svm_vcpu *svm)
+{
+	svm_set_nmi_masked(svm, false);
+	return 1;
+}
+
 static int svm_exit_cpuid(struct svm_vcpu *svm)
 {
 	vmx_cpuid_emulate(&svm->vcpu, svm->vmcb->save.cr4);
@@ -79,8 +89,14 @@ static int svm_exit_io(struct svm_vcpu *svm)
 	run->io.size = size == 4 ? 4 : size == 2 ? 2 : 1;
 	run->io.string = !!(info & SVM_IO_STR);
 	run->io.rep = !!(info & SVM_IO_REP);
-	run->io.addr_size = asz == 4 ? 64 : asz == 2 ? 32 : 16;
-	run->io.seg = (info & SVM_IO_SEG_MASK) >> SVM_IO_SEG_SHIFT;
+	/*
+	 * Address size and segment are only reliable with decode assists;
+	 * without them 0 tells the VMM to decode the instruction itself.
+	 */
+	if (svm_has_decode_assists && asz) {
+		run->io.addr_size = asz == 4 ? 64 : asz == 2 ? 32 : 16;
+		run->io.seg = (info & SVM_IO_SEG_MASK) >> SVM_IO_SEG_SHIFT;
+	}
 	/* EXITINFO2 holds the next RIP on every CPU, NRIP save or not. */
 	run->io.insn_len = next_rip - vcpu->rip;
 
@@ -248,6 +264,7 @@ static const svm_exit_handler svm_exit_handlers[] = {
 	[SVM_EXIT_SMI]				= svm_exit_nothing,
 	[SVM_EXIT_INIT]				= svm_exit_nothing,
 	[SVM_EXIT_VINTR]			= svm_exit_vintr,
+	[SVM_EXIT_IRET]				= svm_exit_iret,
 	[SVM_EXIT_CPUID]			= svm_exit_cpuid,
 	[SVM_EXIT_INVD]				= svm_exit_invd,
 	[SVM_EXIT_HLT]				= svm_exit_hlt,

@@ -414,8 +414,10 @@ struct vmx_run {
 		 * (INS/OUTS) @string is 1 and nothing was transferred: the
 		 * VMM (libvmx's assist) moves the data through guest memory
 		 * and updates RSI/RDI/RCX/RIP itself.  @rep: REP prefix;
-		 * @addr_size: 16/32/64; @seg: segment of the OUTS source
-		 * (0=ES 1=CS 2=SS 3=DS 4=FS 5=GS); @insn_len: length of the
+		 * @addr_size: 16/32/64, or 0 when the CPU does not report
+		 * it (then the VMM decodes the instruction); @seg: segment
+		 * of the OUTS source (0=ES 1=CS 2=SS 3=DS 4=FS 5=GS), valid
+		 * only with a non-zero @addr_size; @insn_len: length of the
 		 * instruction.  For plain IN/OUT, @data is the value
 		 * (OUT) or where the VMM puts it (IN).
 		 */

@@ -14,6 +14,7 @@
 #ifndef LIBVMX_H
 #define LIBVMX_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <linux/vmx.h>
 
@@ -186,6 +187,62 @@ int libvmx_vcpu_set_msr(struct libvmx_vcpu *vcpu, uint32_t index,
  */
 int libvmx_vcpu_inject(struct libvmx_vcpu *vcpu, uint32_t type,
 		       uint32_t vector, int has_error, uint32_t error_code);
+
+/* ---- guest set-up and address translation ---- */
+
+/*
+ * struct libvmx_long_mode - arguments of libvmx_setup_long_mode()
+ * @tables_gpa:	page-aligned guest RAM for GDT, TSS, IDT and page tables;
+ *		libvmx_long_mode_tables_size() bytes
+ * @identity_size: bytes mapped guest virtual == guest physical from 0;
+ *		a multiple of 1 GiB, at most 512 GiB
+ * @idt_handlers: guest addresses of the 32 exception handlers, or NULL
+ *		for an empty IDT (any exception then shuts the guest down)
+ * @entry, @stack: initial RIP and RSP
+ */
+struct libvmx_long_mode {
+	uint64_t tables_gpa;
+	uint64_t identity_size;
+	const uint64_t *idt_handlers;
+	uint64_t entry;
+	uint64_t stack;
+};
+
+/* Bytes of guest RAM libvmx_setup_long_mode() uses for @identity_size. */
+size_t libvmx_long_mode_tables_size(uint64_t identity_size);
+
+/*
+ * libvmx_setup_long_mode() - build the tables in guest memory and put
+ * @vcpu into 64-bit mode at CPL 0 (paging, SSE enabled; RFLAGS = 2).
+ * Errors: -EINVAL (alignment, sizes), -EFAULT (tables not in RAM), or what
+ * the register ioctls give.
+ */
+int libvmx_setup_long_mode(struct libvmx_vcpu *vcpu,
+			   const struct libvmx_long_mode *lm);
+
+/* Access kinds for libvmx_vcpu_translate(). */
+#define LIBVMX_ACC_WRITE	(1U << 0)
+#define LIBVMX_ACC_FETCH	(1U << 1)
+#define LIBVMX_ACC_USER		(1U << 2)
+
+/* An exception the guest would take (#PF with CR2, or #GP). */
+struct libvmx_fault {
+	uint8_t vector;
+	uint32_t error_code;
+	uint64_t cr2;
+};
+
+/*
+ * libvmx_vcpu_translate() - translate guest virtual @gva as @vcpu would
+ * for an access of kind @access (LIBVMX_ACC_*): real mode, 32-bit, PAE,
+ * 4- and 5-level long mode, large pages, permission checks (R/W, U/S, NX,
+ * WP, SMEP, SMAP).
+ * Errors: -EACCES (the guest would fault: *@fault says how, if not NULL),
+ * -EFAULT (a page-table entry is not in guest RAM), -EINVAL.
+ */
+int libvmx_vcpu_translate(struct libvmx_vcpu *vcpu, uint64_t gva,
+			  unsigned int access, uint64_t *gpa,
+			  struct libvmx_fault *fault);
 
 /* ---- the run loop ---- */
 
