@@ -20,7 +20,7 @@ declare -A HEADER_META=(
 )
 
 PACKAGES=(
-	build-essential pkg-config bc kmod cpio zstd xz-utils file
+	build-essential pkg-config bc kmod cpio zstd xz-utils file python3
 	qemu-system-x86
 	bochs bochsbios vgabios
 	isolinux syslinux-common xorriso
@@ -89,7 +89,7 @@ fetch_kernel() {
 	fi
 	say "fetching $pkg"
 	rm -rf "$dest" && mkdir -p "$dest/pkg"
-	(cd "$dest/pkg" && apt-get download -qq "$pkg")
+	(cd "$dest/pkg" && apt-get download -qq -o APT::Sandbox::User=root "$pkg")
 	dpkg -x "$dest"/pkg/*.deb "$dest/root"
 	cp "$dest"/root/boot/vmlinuz-* "$dest/vmlinuz"
 	basename "$dest"/root/lib/modules/* >"$dest/release"
