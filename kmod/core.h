@@ -40,6 +40,7 @@ struct vmx_slot {
 	u32 id;
 	u32 flags;
 	unsigned long *dirty_bitmap;
+	struct rcu_head rcu;
 };
 
 /* All slots of a VM, sorted by base_gfn; published with RCU. */

@@ -270,6 +270,8 @@ static void __exit vmx_exit(void)
 	cpu_emergency_unregister_virt_callback(vmx_cpu_emergency_disable);
 	preempt_notifier_dec();
 	vmx_ops->hardware_unsetup();
+	/* Slots freed by RCU callbacks of this module. */
+	rcu_barrier();
 	pr_info("%s backend disabled\n", vmx_ops->name);
 }
 

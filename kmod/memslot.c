@@ -10,7 +10,6 @@
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
-#include <linux/sort.h>
 #include <linux/uaccess.h>
 
 #include "core.h"
@@ -71,15 +70,10 @@ static bool vmx_slot_overlaps(struct vmx_slots *slots, u64 gfn, u64 npages,
 	return false;
 }
 
-static int vmx_slot_cmp(const void *a, const void *b)
-{
-	const struct vmx_slot *x = *(const struct vmx_slot * const *)a;
-	const struct vmx_slot *y = *(const struct vmx_slot * const *)b;
-
-	return x->base_gfn < y->base_gfn ? -1 : x->base_gfn > y->base_gfn;
-}
-
-/* A copy of @old with @remove left out and @add (if any) inserted. */
+/*
+ * A copy of @old with @remove left out and @add (if any) inserted at its
+ * place in the order of base_gfn.
+ */
 static struct vmx_slots *vmx_slots_copy(struct vmx_slots *old,
 					struct vmx_slot *remove,
 					struct vmx_slot *add)
@@ -90,13 +84,20 @@ static struct vmx_slots *vmx_slots_copy(struct vmx_slots *old,
 	new = kvzalloc(struct_size(new, slots, nr_old + 1), GFP_KERNEL_ACCOUNT);
 	if (!new)
 		return NULL;
-	for (i = 0; i < nr_old; i++)
-		if (old->slots[i] != remove)
-			new->slots[n++] = old->slots[i];
+	for (i = 0; i < nr_old; i++) {
+		struct vmx_slot *s = old->slots[i];
+
+		if (s == remove)
+			continue;
+		if (add && add->base_gfn < s->base_gfn) {
+			new->slots[n++] = add;
+			add = NULL;
+		}
+		new->slots[n++] = s;
+	}
 	if (add)
 		new->slots[n++] = add;
 	new->nr = n;
-	sort(new->slots, n, sizeof(new->slots[0]), vmx_slot_cmp, NULL);
 	return new;
 }
 
@@ -130,7 +131,16 @@ static void vmx_slot_free(struct vmx_slot *slot)
 	kfree(slot);
 }
 
-/* Publish @new, retire @old_array and forget @gone once no reader sees it. */
+static void vmx_slot_free_rcu(struct rcu_head *head)
+{
+	vmx_slot_free(container_of(head, struct vmx_slot, rcu));
+}
+
+/*
+ * Publish @new, then retire the old array and @gone once no reader sees
+ * them.  Nothing waits for the grace period: a VMM may change thousands
+ * of slots in a row.  (The module's exit waits for the callbacks.)
+ */
 static void vmx_slots_publish(struct vmx_vm *vm, struct vmx_slots *new,
 			      struct vmx_slot *gone)
 {
@@ -138,12 +148,13 @@ static void vmx_slots_publish(struct vmx_vm *vm, struct vmx_slots *new,
 						lockdep_is_held(&vm->lock));
 
 	rcu_assign_pointer(vm->slots, new);
-	if (gone)
+	if (gone) {
 		vmx_mmu_zap_gfn_range(vm, gone->base_gfn,
 				      gone->base_gfn + gone->npages);
-	synchronize_rcu();
-	kvfree(old);
-	vmx_slot_free(gone);
+		call_rcu(&gone->rcu, vmx_slot_free_rcu);
+	}
+	if (old)
+		kvfree_rcu(old, rcu);
 }
 
 static int vmx_slot_delete(struct vmx_vm *vm, u32 id)

@@ -256,7 +256,7 @@ static void vmx_npt_install(struct vmx_vm *vm, struct vmx_npt_cache *cache,
  * in the slot, at the same offset in host and guest, and the host must
  * map it with one huge page (which its own page table says).
  */
-static bool vmx_mmu_can_map_huge(struct vmx_vm *vm, struct vmx_slot *slot,
+static bool vmx_mmu_can_map_huge(struct vmx_vm *vm, const struct vmx_slot *slot,
 				 u64 gfn, unsigned long hva, bool writable)
 {
 	u64 first = ALIGN_DOWN(gfn, VMX_NPT_HUGE_PAGES);
@@ -266,6 +266,7 @@ static bool vmx_mmu_can_map_huge(struct vmx_vm *vm, struct vmx_slot *slot,
 	pud_t *pud;
 	pmd_t *pmd, pmdval;
 
+	might_sleep();
 	if (slot->dirty_bitmap || first < slot->base_gfn ||
 	    first + VMX_NPT_HUGE_PAGES > slot->base_gfn + slot->npages ||
 	    (hva & (PMD_SIZE - 1)) != ((gfn << PAGE_SHIFT) & (PMD_SIZE - 1)))
@@ -336,7 +337,7 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 	struct vmx_vm *vm = vcpu->vm;
 	struct vmx_npt_cache cache = { 0 };
 	u64 gfn = gpa >> PAGE_SHIFT, leaf;
-	struct vmx_slot *slot;
+	struct vmx_slot *slot, copy;
 	unsigned long seq, hva;
 	struct page *page;
 	bool writable, huge;
@@ -361,6 +362,11 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 	writable = !(slot->flags & VMX_MEM_READONLY);
 	/* Dirty logging: map read-only until the first write. */
 	writable &= write || !slot->dirty_bitmap;
+	/*
+	 * A copy for what follows, which sleeps: if the slot changes
+	 * meanwhile, invalidate_seq has moved and the fault is retried.
+	 */
+	copy = *slot;
 	rcu_read_unlock();
 
 	ret = vmx_npt_cache_fill(&cache);
@@ -370,10 +376,7 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 	if (ret)
 		goto out;
 
-	rcu_read_lock();
-	slot = vmx_slot_find(rcu_dereference(vm->slots), gfn);
-	huge = slot && vmx_mmu_can_map_huge(vm, slot, gfn, hva, writable);
-	rcu_read_unlock();
+	huge = vmx_mmu_can_map_huge(vm, &copy, gfn, hva, writable);
 
 	prot = VMX_NPT_EXEC | (writable ? VMX_NPT_WRITE : 0);
 	spin_lock(&vm->mmu.lock);

@@ -70,32 +70,44 @@ void vmx_fpu_setup(void)
 	vmx_host_xcr0 = vmx_have_xsave ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
 }
 
+/*
+ * The guest's area is restored and saved with the host's XCR0 in force
+ * and every component a guest may use requested, so that all of its
+ * registers (SSE too, whatever the guest's XCR0) are the guest's while it
+ * runs; the guest's own XCR0 is switched in only around the entry.
+ */
 void vmx_vcpu_fpu_enter(struct vmx_vcpu *vcpu)
 {
 	u8 *area = vcpu->fpu;
+	u64 mask;
 
 	kernel_fpu_begin();
 	if (!vmx_have_xsave) {
 		asm volatile("fxrstor64 %[area]" : : [area] "m" (*area));
 		return;
 	}
+	mask = vmx_guest_xcr0_mask();
+	asm volatile("xrstor64 %[area]"
+		     : : [area] "m" (*area), "a" ((u32)mask),
+		       "d" ((u32)(mask >> 32)) : "memory");
 	if (vcpu->xcr0 != vmx_host_xcr0)
 		xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
-	asm volatile("xrstor64 %[area]"
-		     : : [area] "m" (*area), "a" (-1), "d" (-1) : "memory");
 }
 
 void vmx_vcpu_fpu_exit(struct vmx_vcpu *vcpu)
 {
 	u8 *area = vcpu->fpu;
+	u64 mask;
 
 	if (!vmx_have_xsave) {
 		asm volatile("fxsave64 %[area]" : [area] "=m" (*area));
 	} else {
-		asm volatile("xsave64 %[area]"
-			     : [area] "=m" (*area) : "a" (-1), "d" (-1) : "memory");
 		if (vcpu->xcr0 != vmx_host_xcr0)
 			xsetbv(XCR_XFEATURE_ENABLED_MASK, vmx_host_xcr0);
+		mask = vmx_guest_xcr0_mask();
+		asm volatile("xsave64 %[area]"
+			     : [area] "=m" (*area) : "a" ((u32)mask),
+			       "d" ((u32)(mask >> 32)) : "memory");
 	}
 	kernel_fpu_end();
 }
@@ -217,6 +229,10 @@ inject_gp:
 	return 0;
 }
 
+/* Exceptions that push an error code: #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP, #VC, #SX. */
+#define VMX_EXC_ERROR_CODES	(BIT(8) | GENMASK(14, 10) | BIT(17) | BIT(21) | \
+				 BIT(29) | BIT(30))
+
 /* Is @ev a well-formed event (type, vector, error code, reserved)? */
 int vmx_event_check(const struct vmx_event *ev)
 {
@@ -231,7 +247,11 @@ int vmx_event_check(const struct vmx_event *ev)
 	case VMX_EVENT_NMI:
 		return ev->vector == 2 && !ev->flags ? 0 : -EINVAL;
 	case VMX_EVENT_EXCEPTION:
-		return ev->vector <= 31 && ev->vector != 2 ? 0 : -EINVAL;
+		if (ev->vector > 31 || ev->vector == 2)
+			return -EINVAL;
+		/* The error code goes with the vector, both ways. */
+		return !!(ev->flags & VMX_EVENT_HAS_ERROR_CODE) ==
+		       !!(VMX_EXC_ERROR_CODES & BIT(ev->vector)) ? 0 : -EINVAL;
 	}
 	return -EINVAL;
 }
@@ -297,6 +317,13 @@ int vmx_vcpu_get_fpu(struct vmx_vcpu *vcpu, struct vmx_fpu *fpu)
 #define VMX_XSAVE_HDR		512
 #define VMX_XSAVE_MXCSR		24
 
+/* Components the saved area may hold: what XSAVE saves for us. */
+static u64 vmx_fpu_area_mask(void)
+{
+	return vmx_have_xsave ? vmx_guest_xcr0_mask() :
+				XFEATURE_MASK_FP | XFEATURE_MASK_SSE;
+}
+
 int vmx_vcpu_set_fpu(struct vmx_vcpu *vcpu, const struct vmx_fpu *fpu)
 {
 	const u64 *hdr = (const u64 *)(fpu->xsave + VMX_XSAVE_HDR);
@@ -305,21 +332,22 @@ int vmx_vcpu_set_fpu(struct vmx_vcpu *vcpu, const struct vmx_fpu *fpu)
 	if (fpu->flags || fpu->pad ||
 	    !vmx_all_zero(fpu->reserved, sizeof(fpu->reserved)))
 		return -EINVAL;
-	if (!vmx_have_xsave)
-		goto check_mxcsr;
 	if (!(fpu->xcr0 & XFEATURE_MASK_FP) ||
 	    fpu->xcr0 & ~vmx_guest_xcr0_mask() ||
 	    ((fpu->xcr0 & XFEATURE_MASK_YMM) && !(fpu->xcr0 & XFEATURE_MASK_SSE)))
 		return -EINVAL;
-	/* XRSTOR would fault on these: refuse them here instead. */
-	if (hdr[0] & ~fpu->xcr0 || hdr[1] ||
+	/*
+	 * XRSTOR would fault on these: refuse them here instead.  The
+	 * header is checked without XSAVE too, so that one area is valid
+	 * or not on every CPU.
+	 */
+	if (hdr[0] & ~vmx_fpu_area_mask() || hdr[1] ||
 	    !vmx_all_zero(&hdr[2], 48))
 		return -EINVAL;
-check_mxcsr:
 	memcpy(&mxcsr, fpu->xsave + VMX_XSAVE_MXCSR, sizeof(mxcsr));
 	if (mxcsr & ~0xffffU)
 		return -EINVAL;
-	vcpu->xcr0 = vmx_have_xsave ? fpu->xcr0 : XFEATURE_MASK_FP;
+	vcpu->xcr0 = fpu->xcr0;
 	memcpy(vcpu->fpu, fpu->xsave, sizeof(fpu->xsave));
 	return 0;
 }

@@ -9,7 +9,7 @@
 
 #include "guest.h"
 
-guest_handler_t guest_handlers[32];
+guest_handler_t guest_handlers[GUEST_NR_VECTORS];
 int guest_is_amd;
 
 void ucall(uint64_t cmd, int nargs, ...)
@@ -40,7 +40,7 @@ void __guest_assert_fail(const char *file, uint64_t line, const char *expr,
 /* Called by the IDT stubs; returns the RIP to resume at. */
 uint64_t guest_exception_dispatch(uint64_t vector, uint64_t error, uint64_t rip)
 {
-	if (vector < 32 && guest_handlers[vector])
+	if (vector < GUEST_NR_VECTORS && guest_handlers[vector])
 		return guest_handlers[vector](vector, error, rip);
 	for (;;)
 		ucall(UCALL_UNEXPECTED, 3, vector, error, rip);

@@ -36,13 +36,30 @@ void __guest_assert_fail(const char *file, uint64_t line, const char *expr,
 	} while (0)
 
 /*
- * Exception handlers the guest may install: called with the vector, the
- * error code (0 if none) and the faulting RIP; return the RIP to resume
- * at.  Vectors without a handler end the test with UCALL_UNEXPECTED.
+ * Exception and interrupt handlers the guest may install (vectors
+ * 0-255): called with the vector, the error code (0 if none) and the
+ * RIP the CPU pushed; return the RIP to resume at.  Vectors without a
+ * handler end the test with UCALL_UNEXPECTED.
  */
+#define GUEST_NR_VECTORS	256
 typedef uint64_t (*guest_handler_t)(uint64_t vector, uint64_t error,
 				    uint64_t rip);
-extern guest_handler_t guest_handlers[32];
+extern guest_handler_t guest_handlers[GUEST_NR_VECTORS];
+
+static inline void guest_cli(void)
+{
+	__asm__ volatile("cli" ::: "memory");
+}
+
+static inline void guest_sti(void)
+{
+	__asm__ volatile("sti" ::: "memory");
+}
+
+static inline void guest_pause(void)
+{
+	__asm__ volatile("pause" ::: "memory");
+}
 
 static inline void outb(uint16_t port, uint8_t v)
 {

@@ -1,11 +1,15 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * IDT entry stubs for vectors 0-31 of selftest guests.  Each pushes a
+ * IDT entry stubs for all 256 vectors of selftest guests.  Each pushes a
  * dummy error code where the CPU pushes none, then its vector, and joins
  * the common path, which calls guest_exception_dispatch(vector, error,
  * rip) and resumes at the RIP it returns.
  */
 	.text
+
+.macro STUB_ADDR vector
+	.quad	guest_vec_\vector
+.endm
 
 .macro STUB vector, has_error
 	.align 16
@@ -49,6 +53,14 @@ guest_vec_\vector:
 	STUB 29, 1
 	STUB 30, 1
 	STUB 31, 0
+	/* 32-255: external interrupts, never an error code. */
+	.altmacro
+	.set	vec, 32
+	.rept	224
+	STUB	%vec, 0
+	.set	vec, vec + 1
+	.endr
+	.noaltmacro
 
 guest_exception_common:
 	/* Caller-saved registers; vector at 72(%rsp), error 80, RIP 88. */
@@ -82,8 +94,12 @@ guest_exception_common:
 	.globl	guest_idt_stubs
 	.align 8
 guest_idt_stubs:
-	.irp v, 0,1,2,3,4,5,6,7,8,9,10,11,12,13,14,15,16,17,18,19,20,21,22,23,24,25,26,27,28,29,30,31
-	.quad	guest_vec_\v
+	.altmacro
+	.set	vec, 0
+	.rept	256
+	STUB_ADDR %vec
+	.set	vec, vec + 1
 	.endr
+	.noaltmacro
 
 	.section .note.GNU-stack, "", @progbits

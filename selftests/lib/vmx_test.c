@@ -11,7 +11,7 @@
 #include "guest.h"
 
 extern char __executable_start[], _end[];
-extern const uint64_t guest_idt_stubs[32];
+extern const uint64_t guest_idt_stubs[GUEST_NR_VECTORS];
 void guest_return_stub(void);
 
 /* Descriptor bits (SDM Vol. 3, 3.4.5). */
@@ -57,7 +57,7 @@ static void test_build_tables(struct test_vm *t)
 				(DESC_TSS_TYPE << 40) | ((tss >> 24) << 56);
 	gdt[TEST_SEL_TSS / 8 + 1] = tss >> 32;
 
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < GUEST_NR_VECTORS; i++) {
 		uint64_t h = guest_idt_stubs[i];
 
 		idt[2 * i] = (h & 0xffff) | ((uint64_t)TEST_SEL_CODE << 16) |
@@ -101,7 +101,7 @@ int test_vcpu_long_mode(struct test_vm *t, struct libvmx_vcpu *vcpu,
 	sregs.gdt.base = TEST_GDT;
 	sregs.gdt.limit = 0x27;
 	sregs.idt.base = TEST_IDT;
-	sregs.idt.limit = 32 * 16 - 1;
+	sregs.idt.limit = GUEST_NR_VECTORS * 16 - 1;
 	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
 	sregs.cr3 = TEST_PML4;
 	sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
