@@ -4,17 +4,8 @@
 set -euo pipefail
 top=$(cd "$(dirname "$0")/.." && pwd)
 kver=$1 name=$2 args=$3
-out="$top/build/k/$kver-$name"
-mkdir -p "$out"
-# Sources only: objects of an in-place build must not leak in.
-(cd "$top" && find kmod uapi -type f \( -name '*.[chS]' -o -name Kbuild \) ! -name '*.mod.c') |
-	while read -r f; do
-		mkdir -p "$out/$(dirname "$f")"
-		ln -sf "$top/$f" "$out/$f"
-	done
-# shellcheck disable=SC2086
-make -s -C "$top/build/kernels/$kver/headers" M="$out/kmod" VMX_TOP="$out" $args modules
-syms=$(nm "$out/kmod/vmx.ko")
+VMX_BUILD_TAG=$name bash "$top/scripts/kbuild.sh" "$kver" "$args"
+syms=$(nm "$top/build/k/$kver-$name/kmod/vmx.ko")
 for backend in SVM:svm_backend_ops INTEL:vtx_backend_ops; do
 	want=$(grep -o "CONFIG_VMX_HV_${backend%%:*}=[yn]" <<<"$args" | cut -d= -f2)
 	if grep -qw "${backend#*:}" <<<"$syms"; then have=y; else have=n; fi
