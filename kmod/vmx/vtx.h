@@ -3,27 +3,220 @@
  * Intel VMX backend ("vtx" for short, so that nothing here is mistaken
  * for the product's core): private definitions and instruction wrappers.
  *
+ * VMCS field encodings, control bits and exit reasons come from the
+ * kernel's <asm/vmx.h>; what is ours is named here.
+ *
  * VMX instructions report failure through RFLAGS (CF: VMfailInvalid,
- * ZF: VMfailValid) and fault with #UD outside VMX operation; every
- * wrapper checks both.
+ * ZF: VMfailValid) and fault with #UD outside VMX operation (e.g. after
+ * the reboot path switched VMX off under a running vCPU); every wrapper
+ * checks both.
  */
 #ifndef VMX_VTX_H
 #define VMX_VTX_H
 
+#include <linux/bits.h>
 #include <linux/errno.h>
+#include <linux/list.h>
 #include <linux/types.h>
 #include <asm/asm.h>
+#include <asm/vmx.h>
+
+#include "../core.h"
 
 /* IA32_VMX_BASIC fields (SDM Vol. 3 Appendix A.1). */
 #define VTX_BASIC_REVISION_MASK		0x7fffffffULL
 #define VTX_BASIC_REGION_SIZE_SHIFT	32
 #define VTX_BASIC_REGION_SIZE_MASK	0x1fffULL
+#define VTX_BASIC_INOUT_INFO		BIT_ULL(54)
+#define VTX_BASIC_TRUE_CTLS		BIT_ULL(55)
+
+/* IA32_VMX_EPT_VPID_CAP (SDM Vol. 3 Appendix A.10). */
+#define VTX_EPT_CAP_WALK4		BIT_ULL(6)
+#define VTX_EPT_CAP_WB			BIT_ULL(14)
+#define VTX_EPT_CAP_INVEPT		BIT_ULL(20)
+#define VTX_EPT_CAP_INVEPT_SINGLE	BIT_ULL(25)
+#define VTX_EPT_CAP_INVEPT_ALL		BIT_ULL(26)
+#define VTX_VPID_CAP_INVVPID		BIT_ULL(32)
+#define VTX_VPID_CAP_SINGLE		BIT_ULL(41)
+#define VTX_VPID_CAP_ALL		BIT_ULL(42)
+
+/* INVEPT / INVVPID types. */
+#define VTX_INVEPT_SINGLE		1
+#define VTX_INVEPT_ALL			2
+#define VTX_INVVPID_SINGLE		1
+#define VTX_INVVPID_ALL			2
+
+/* EPT pointer: WB paging-structure memory type, 4-level walk. */
+#define VTX_EPTP_MT_WB			6ULL
+#define VTX_EPTP_WALK4			(3ULL << 3)
+
+/* Exit reasons <asm/vmx.h> does not name on every kernel. */
+#define VTX_EXIT_GETSEC			11
+#define VTX_EXIT_REASON_MASK		0xffffU
+#define VTX_EXIT_FAILED_ENTRY		BIT(31)
+
+/* Exit qualification of an I/O instruction (SDM Vol. 3, Table 28-5). */
+#define VTX_IO_SIZE_MASK		7U	/* size - 1 */
+#define VTX_IO_IN			BIT(3)
+#define VTX_IO_STRING			BIT(4)
+#define VTX_IO_REP			BIT(5)
+#define VTX_IO_PORT_SHIFT		16
+
+/* VM-exit instruction information of INS/OUTS (Table 28-8). */
+#define VTX_INSN_ASIZE_SHIFT		7	/* 0: 16, 1: 32, 2: 64 bit */
+#define VTX_INSN_ASIZE_MASK		7U
+#define VTX_INSN_SEG_SHIFT		15	/* ES CS SS DS FS GS */
+#define VTX_INSN_SEG_MASK		7U
+
+/* Exit qualification of a control-register access (Table 28-3). */
+#define VTX_CR_NUM_MASK			0xfU
+#define VTX_CR_TYPE_SHIFT		4
+#define VTX_CR_TYPE_MASK		3U
+#define VTX_CR_TYPE_MOV_TO		0
+#define VTX_CR_TYPE_MOV_FROM		1
+#define VTX_CR_TYPE_CLTS		2
+#define VTX_CR_TYPE_LMSW		3
+#define VTX_CR_GPR_SHIFT		8
+#define VTX_CR_GPR_MASK			0xfU
+#define VTX_CR_LMSW_SHIFT		16
+
+/* Exit qualification of a debug-register access (Table 28-4). */
+#define VTX_DR_NUM_MASK			7U
+#define VTX_DR_FROM			BIT(4)
+#define VTX_DR_GPR_SHIFT		8
+#define VTX_DR_GPR_MASK			0xfU
+
+/* Exit qualification of an EPT violation (Table 28-7). */
+#define VTX_EPT_QUAL_READ		BIT_ULL(0)
+#define VTX_EPT_QUAL_WRITE		BIT_ULL(1)
+#define VTX_EPT_QUAL_FETCH		BIT_ULL(2)
+#define VTX_EPT_QUAL_NMI_UNBLOCK	BIT_ULL(12)
+
+/* Event (interruption) information: VM-entry, VM-exit, IDT vectoring. */
+#define VTX_EVENT_VECTOR_MASK		0xffU
+#define VTX_EVENT_TYPE_SHIFT		8
+#define VTX_EVENT_TYPE_MASK		7U
+#define VTX_EVENT_TYPE_EXTINT		0
+#define VTX_EVENT_TYPE_NMI		2
+#define VTX_EVENT_TYPE_HW_EXC		3
+#define VTX_EVENT_TYPE_SOFT_INT		4
+#define VTX_EVENT_TYPE_PRIV_SW_EXC	5
+#define VTX_EVENT_TYPE_SOFT_EXC		6
+#define VTX_EVENT_HAS_ERR		BIT(11)
+#define VTX_EVENT_VALID			BIT(31)
+
+/* Control-protection exception: pushes an error code. */
+#define VTX_TRAP_CP			21
+
+/* Guest interruptibility state. */
+#define VTX_INTR_STI			BIT(0)
+#define VTX_INTR_MOV_SS			BIT(1)
+#define VTX_INTR_NMI			BIT(3)
+#define VTX_INTR_SHADOW			(VTX_INTR_STI | VTX_INTR_MOV_SS)
+
+/* VMCS segment access rights (SDM Vol. 3, Table 25-2). */
+#define VTX_AR_TYPE_MASK		0xfU
+#define VTX_AR_S			BIT(4)
+#define VTX_AR_DPL_SHIFT		5
+#define VTX_AR_P			BIT(7)
+#define VTX_AR_AVL			BIT(12)
+#define VTX_AR_L			BIT(13)
+#define VTX_AR_DB			BIT(14)
+#define VTX_AR_G			BIT(15)
+#define VTX_AR_UNUSABLE			BIT(16)
+
+/* MSR bitmap: read low/high, write low/high, 1 KiB each (SDM 25.6.9). */
+#define VTX_MSRBM_READ_LOW		0
+#define VTX_MSRBM_READ_HIGH		1024
+#define VTX_MSRBM_WRITE_LOW		2048
+#define VTX_MSRBM_WRITE_HIGH		3072
+
+/* Virtual-APIC page: the TPR the guest's MOV CR8 reads and writes. */
+#define VTX_VAPIC_TPR			0x80
+
+/* Guest EFER bits a guest or VMM may set. */
+#define VTX_GUEST_EFER			(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
+
+/*
+ * CR0 bits the host owns: mode switches (PE, PG) are emulated so that
+ * EFER.LMA and the IA-32e entry control follow; NE must stay set in
+ * VMX operation; CD/NW stay clear in hardware (the guest sees its own).
+ */
+#define VTX_CR0_HOST_OWNED		(X86_CR0_PE | X86_CR0_PG | X86_CR0_NE | \
+					 X86_CR0_CD | X86_CR0_NW)
+
+/* The instruction-length field is valid on these exits; VMCALL is 3. */
+#define VTX_LEN_VMCALL			3
+
+/* Software-kept guest MSRs that the guest uses without an exit. */
+enum vtx_guest_msr {
+	VTX_MSR_STAR, VTX_MSR_LSTAR, VTX_MSR_CSTAR, VTX_MSR_SFMASK,
+	VTX_MSR_KERNEL_GS_BASE, VTX_MSR_TSC_AUX,
+	VTX_NR_GUEST_MSRS
+};
+
+/*
+ * struct vtx_vcpu - VMX state of one vCPU
+ * @vcpu:	the generic part; must be first
+ * @vmcs:	the VMCS region (one page, revision id stamped)
+ * @loaded_cpu:	CPU whose VMCS cache holds @vmcs (active there), or -1
+ *		when it is clear; changed only on that CPU with IRQs off,
+ *		or by the vCPU thread while it is clear
+ * @loaded_link: on vtx_loaded_vmcs of @loaded_cpu
+ * @launched:	VMLAUNCH succeeded since the last VMCLEAR: use VMRESUME
+ * @msr_bitmap, @vapic: MSR bitmap and virtual-APIC (TPR shadow) pages
+ * @vpid:	VPID tagging the guest's TLB entries, 0 without VPID
+ * @flush_tlb:	flush guest TLB entries before the next entry
+ * @event_injected: an event was put into the VM-entry fields
+ * @intr_state:	guest interruptibility; written into the VMCS before
+ *		each entry and read back after each exit
+ * @cr2:	guest CR2 (VMX does not switch it)
+ * @dr:		guest DR0-3 and DR6, emulated (MOV DR exits)
+ * @msrs:	guest values of the MSRs in enum vtx_guest_msr; loaded into
+ *		the CPU around each entry with IRQs off
+ * @host_*:	values last written to the VMCS host-state area
+ *
+ * All fields are the vCPU thread's (vCPU mutex), except the loaded-VMCS
+ * bookkeeping, which the CPU holding the VMCS may clear by IPI.
+ */
+struct vtx_vcpu {
+	struct vmx_vcpu vcpu;
+	void *vmcs;
+	u64 vmcs_pa;
+	int loaded_cpu;
+	struct list_head loaded_link;
+	bool launched;
+
+	void *msr_bitmap;
+	void *vapic;
+	u16 vpid;
+	bool flush_tlb;
+	bool event_injected;
+	u32 intr_state;
+	u32 entry_ctls;
+	u32 primary_ctls;
+
+	u64 cr2;
+	u64 dr[5];
+	u64 msrs[VTX_NR_GUEST_MSRS];
+
+	unsigned long host_cr3;
+	unsigned long host_cr4;
+	unsigned long host_fs_base;
+};
+
+static inline struct vtx_vcpu *to_vtx(struct vmx_vcpu *vcpu)
+{
+	return container_of(vcpu, struct vtx_vcpu, vcpu);
+}
 
 /* The allowed-1 settings of a VMX control MSR are its high 32 bits. */
 static inline u32 vtx_ctl_allowed1(u64 msr_value)
 {
 	return msr_value >> 32;
 }
+
+void vtx_insn_error(const char *insn, u64 arg);
 
 /*
  * Enter VMX root operation.  0 on success, -EIO on VMfail (CF or ZF set),
@@ -60,5 +253,116 @@ static inline int vtx_vmxoff(void)
 		     : [ret] "+r" (ret) : : "cc", "memory");
 	return ret;
 }
+
+/* Flush a VMCS to memory and make it inactive (launch state clear). */
+static inline int vtx_vmclear(u64 vmcs_pa)
+{
+	asm goto("1: vmclear %[pa]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, %l[fail])
+		 : : [pa] "m" (vmcs_pa) : "cc", "memory" : fail);
+	return 0;
+fail:
+	vtx_insn_error("vmclear", vmcs_pa);
+	return -EIO;
+}
+
+/* Make a VMCS current (and active) on this CPU. */
+static inline int vtx_vmptrld(u64 vmcs_pa)
+{
+	asm goto("1: vmptrld %[pa]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, %l[fail])
+		 : : [pa] "m" (vmcs_pa) : "cc", "memory" : fail);
+	return 0;
+fail:
+	vtx_insn_error("vmptrld", vmcs_pa);
+	return -EIO;
+}
+
+/* Read a field of the current VMCS; 0 (and a log line) on failure. */
+static __always_inline u64 vtx_vmread(unsigned long field)
+{
+	unsigned long value = 0;
+	u8 fail = 1;
+
+	asm volatile("1: vmread %[field], %[value]\n\t"
+		     "setna %[fail]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [value] "+r" (value), [fail] "+q" (fail)
+		     : [field] "r" (field) : "cc");
+	if (unlikely(fail)) {
+		vtx_insn_error("vmread", field);
+		return 0;
+	}
+	return value;
+}
+
+/* Write a field of the current VMCS; a log line on failure. */
+static __always_inline void vtx_vmwrite(unsigned long field, u64 value)
+{
+	asm goto("1: vmwrite %[value], %[field]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, %l[fail])
+		 : : [field] "r" (field), [value] "rm" ((unsigned long)value)
+		 : "cc" : fail);
+	return;
+fail:
+	vtx_insn_error("vmwrite", field);
+}
+
+/* Invalidate EPT-derived translations (guest-physical and combined). */
+static inline int vtx_invept(unsigned long type, u64 eptp)
+{
+	struct { u64 eptp, reserved; } desc = { eptp, 0 };
+
+	asm goto("1: invept %[desc], %[type]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, %l[fail])
+		 : : [desc] "m" (desc), [type] "r" (type) : "cc", "memory" : fail);
+	return 0;
+fail:
+	vtx_insn_error("invept", type);
+	return -EIO;
+}
+
+/* Invalidate translations tagged with a VPID. */
+static inline int vtx_invvpid(unsigned long type, u16 vpid, u64 gva)
+{
+	struct { u64 vpid, gva; } desc = { vpid, gva };
+
+	asm goto("1: invvpid %[desc], %[type]\n\t"
+		 "jna %l[fail]\n\t"
+		 _ASM_EXTABLE(1b, %l[fail])
+		 : : [desc] "m" (desc), [type] "r" (type) : "cc", "memory" : fail);
+	return 0;
+fail:
+	vtx_insn_error("invvpid", type);
+	return -EIO;
+}
+
+/* vtx.c */
+extern bool vtx_has_inout_info;
+void vtx_skip_insn(struct vtx_vcpu *vtx);
+void vtx_queue_exception(struct vtx_vcpu *vtx, u8 vector, bool has_error,
+			 u32 error_code);
+u64 vtx_guest_cr0(void);
+u64 vtx_guest_cr4(void);
+int vtx_set_cr0(struct vtx_vcpu *vtx, u64 cr0);
+int vtx_set_cr4(struct vtx_vcpu *vtx, u64 cr4);
+void vtx_set_intr_window(struct vtx_vcpu *vtx, u32 bit, bool on);
+
+/* vtx_exit.c */
+int vtx_handle_exit(struct vtx_vcpu *vtx, u32 reason);
+
+/*
+ * vtx_run.S: load guest GPRs, VMLAUNCH (@launched false) or VMRESUME,
+ * save guest GPRs.  0 after a VM exit, 1 when the instruction failed
+ * (VMfail).  HOST_RIP must point at vtx_vmexit.
+ */
+#define VTX_HOST_RSP	0x00006c14	/* as vtx_run.S has it */
+int vtx_world_switch(u64 *gprs, unsigned int launched);
+void vtx_vmexit(void);
 
 #endif /* VMX_VTX_H */

@@ -1,0 +1,457 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * VMX exit handlers.  One contract for all: return 1 when the exit was
+ * handled in the kernel (RIP advanced as needed, keep running), 0 when
+ * the run area holds an exit for user space, or a negative errno.  A
+ * guest mistake gets an exception injected through one helper.
+ */
+#include <linux/kernel.h>
+#include <asm/fpu/xcr.h>
+#include <asm/msr-index.h>
+#include <asm/traps.h>
+
+#include "vtx.h"
+
+/* GPR numbers in exit qualifications -> enum vmx_gpr. */
+static const u8 vtx_gpr_map[16] = {
+	VMX_RAX, VMX_RCX, VMX_RDX, VMX_RBX, VMX_RSP, VMX_RBP, VMX_RSI, VMX_RDI,
+	VMX_R8, VMX_R9, VMX_R10, VMX_R11, VMX_R12, VMX_R13, VMX_R14, VMX_R15,
+};
+
+static int vtx_inject_ud(struct vtx_vcpu *vtx)
+{
+	vtx_queue_exception(vtx, X86_TRAP_UD, false, 0);
+	return 1;
+}
+
+static int vtx_inject_gp(struct vtx_vcpu *vtx)
+{
+	vtx_queue_exception(vtx, X86_TRAP_GP, true, 0);
+	return 1;
+}
+
+static bool vtx_long_mode(void)
+{
+	return vtx_vmread(GUEST_IA32_EFER) & EFER_LMA;
+}
+
+/* A GPR operand: outside long mode only its low 32 bits count. */
+static u64 vtx_gpr_read(struct vtx_vcpu *vtx, unsigned int nr)
+{
+	u64 val = vtx->vcpu.gprs[vtx_gpr_map[nr]];
+
+	return vtx_long_mode() ? val : (u32)val;
+}
+
+static void vtx_gpr_write(struct vtx_vcpu *vtx, unsigned int nr, u64 val)
+{
+	vtx->vcpu.gprs[vtx_gpr_map[nr]] = vtx_long_mode() ? val : (u32)val;
+}
+
+static int vtx_exit_nothing(struct vtx_vcpu *vtx, u32 reason)
+{
+	/* A host interrupt, NMI, #MC or INIT: it was handled on the way out. */
+	return 1;
+}
+
+static int vtx_exit_exception(struct vtx_vcpu *vtx, u32 reason)
+{
+	u32 info = vtx_vmread(VM_EXIT_INTR_INFO);
+	u32 type = (info >> VTX_EVENT_TYPE_SHIFT) & VTX_EVENT_TYPE_MASK;
+	u64 data[2] = { reason, info };
+
+	/* NMIs and machine checks went to the host right after the exit. */
+	if (type == VTX_EVENT_TYPE_NMI ||
+	    (info & VTX_EVENT_VECTOR_MASK) == X86_TRAP_MC)
+		return 1;
+	vmx_vcpu_exit_internal(&vtx->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 2, data);
+	return 0;
+}
+
+static int vtx_exit_intr_window(struct vtx_vcpu *vtx, u32 reason)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+
+	vtx_set_intr_window(vtx, CPU_BASED_INTR_WINDOW_EXITING, false);
+	/* A queued interrupt goes in at the next entry by itself. */
+	if (vcpu->pending_event.valid || !READ_ONCE(vcpu->run->request_irq_window))
+		return 1;
+	vcpu->run->exit_reason = VMX_EXIT_IRQ_WINDOW;
+	vcpu->run->irq_window_open = 1;
+	return 0;
+}
+
+static int vtx_exit_nmi_window(struct vtx_vcpu *vtx, u32 reason)
+{
+	/* The queued NMI goes in at the next entry. */
+	vtx_set_intr_window(vtx, CPU_BASED_NMI_WINDOW_EXITING, false);
+	return 1;
+}
+
+static int vtx_exit_shutdown(struct vtx_vcpu *vtx, u32 reason)
+{
+	/* Triple fault: the guest state is undefined now; the VMM decides. */
+	vtx->vcpu.run->exit_reason = VMX_EXIT_SHUTDOWN;
+	return 0;
+}
+
+static int vtx_exit_cpuid(struct vtx_vcpu *vtx, u32 reason)
+{
+	vmx_cpuid_emulate(&vtx->vcpu, vtx_guest_cr4());
+	vtx_skip_insn(vtx);
+	return 1;
+}
+
+static int vtx_exit_hlt(struct vtx_vcpu *vtx, u32 reason)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+
+	vtx_skip_insn(vtx);
+	/* An event is queued: deliver it, that is what HLT waits for. */
+	if (vcpu->pending_event.valid)
+		return 1;
+	vcpu->run->exit_reason = VMX_EXIT_HLT;
+	return 0;
+}
+
+/* INVD and WBINVD: caches stay coherent for the guest; nothing to do. */
+static int vtx_exit_skip(struct vtx_vcpu *vtx, u32 reason)
+{
+	vtx_skip_insn(vtx);
+	return 1;
+}
+
+/* Performance counters are the host's. */
+static int vtx_exit_rdpmc(struct vtx_vcpu *vtx, u32 reason)
+{
+	return vtx_inject_gp(vtx);
+}
+
+static int vtx_exit_vmcall(struct vtx_vcpu *vtx, u32 reason)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+	struct vmx_run *run = vcpu->run;
+
+	run->exit_reason = VMX_EXIT_HYPERCALL;
+	run->hypercall.nr = vcpu->gprs[VMX_RAX];
+	run->hypercall.args[0] = vcpu->gprs[VMX_RBX];
+	run->hypercall.args[1] = vcpu->gprs[VMX_RCX];
+	run->hypercall.args[2] = vcpu->gprs[VMX_RDX];
+	run->hypercall.args[3] = vcpu->gprs[VMX_RSI];
+	run->hypercall.args[4] = vcpu->gprs[VMX_RDI];
+	run->hypercall.ret = vcpu->gprs[VMX_RAX];
+	vcpu->pending_io = VMX_PENDING_HYPERCALL;
+	vcpu->pending_insn_len = vtx_vmread(VM_EXIT_INSTRUCTION_LEN);
+	return 0;
+}
+
+/* VMX is hidden from the guest: its instructions do not exist. */
+static int vtx_exit_vmx_insn(struct vtx_vcpu *vtx, u32 reason)
+{
+	return vtx_inject_ud(vtx);
+}
+
+/* MOV to CR0, CLTS, LMSW: only the host-owned bits exit. */
+static int vtx_exit_cr0_write(struct vtx_vcpu *vtx, u64 cr0)
+{
+	if (cr0 >> 32 || ((cr0 & X86_CR0_PG) && !(cr0 & X86_CR0_PE)) ||
+	    ((cr0 & X86_CR0_NW) && !(cr0 & X86_CR0_CD)))
+		return vtx_inject_gp(vtx);
+	if (vtx_set_cr0(vtx, cr0))
+		return vtx_inject_gp(vtx);
+	vtx_skip_insn(vtx);
+	return 1;
+}
+
+static int vtx_exit_cr(struct vtx_vcpu *vtx, u32 reason)
+{
+	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
+	unsigned int cr = qual & VTX_CR_NUM_MASK;
+	unsigned int gpr = (qual >> VTX_CR_GPR_SHIFT) & VTX_CR_GPR_MASK;
+	u32 *tpr = vtx->vapic + VTX_VAPIC_TPR;
+	u64 cr0, val, data[2] = { reason, qual };
+
+	switch ((qual >> VTX_CR_TYPE_SHIFT) & VTX_CR_TYPE_MASK) {
+	case VTX_CR_TYPE_MOV_TO:
+		val = vtx_gpr_read(vtx, gpr);
+		if (cr == 0)
+			return vtx_exit_cr0_write(vtx, val);
+		if (cr == 4) {
+			if (vtx_set_cr4(vtx, val))
+				return vtx_inject_gp(vtx);
+			break;
+		}
+		if (cr == 3) {
+			vtx_vmwrite(GUEST_CR3, val);
+			break;
+		}
+		if (cr == 8) {
+			if (val & ~0xfULL)
+				return vtx_inject_gp(vtx);
+			*tpr = val << 4;
+			break;
+		}
+		goto unknown;
+	case VTX_CR_TYPE_MOV_FROM:
+		if (cr == 3)
+			vtx_gpr_write(vtx, gpr, vtx_vmread(GUEST_CR3));
+		else if (cr == 8)
+			vtx_gpr_write(vtx, gpr, *tpr >> 4);
+		else
+			goto unknown;
+		break;
+	case VTX_CR_TYPE_CLTS:
+		return vtx_exit_cr0_write(vtx, vtx_guest_cr0() & ~X86_CR0_TS);
+	case VTX_CR_TYPE_LMSW:
+		/* Loads PE, MP, EM, TS; can set PE but never clear it. */
+		cr0 = vtx_guest_cr0();
+		val = (qual >> VTX_CR_LMSW_SHIFT) & 0xf;
+		return vtx_exit_cr0_write(vtx, (cr0 & ~0xeULL) | val |
+					  (cr0 & X86_CR0_PE));
+	}
+	vtx_skip_insn(vtx);
+	return 1;
+
+unknown:
+	vmx_vcpu_exit_internal(&vtx->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 2, data);
+	return 0;
+}
+
+/*
+ * MOV to/from DR: the guest's DR0-3 and DR6 are kept here (the host's
+ * breakpoints stay intact), DR7 in the VMCS.
+ */
+static int vtx_exit_dr(struct vtx_vcpu *vtx, u32 reason)
+{
+	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
+	unsigned int dr = qual & VTX_DR_NUM_MASK;
+	unsigned int gpr = (qual >> VTX_DR_GPR_SHIFT) & VTX_DR_GPR_MASK;
+	u64 val;
+
+	if (dr == 4 || dr == 5) {
+		if (vtx_guest_cr4() & X86_CR4_DE)
+			return vtx_inject_ud(vtx);
+		dr += 2;
+	}
+	if (qual & VTX_DR_FROM) {
+		val = dr < 4 ? vtx->dr[dr] : dr == 6 ? vtx->dr[4] :
+		      vtx_vmread(GUEST_DR7);
+		vtx_gpr_write(vtx, gpr, val);
+	} else {
+		val = vtx_gpr_read(vtx, gpr);
+		if (dr < 4) {
+			vtx->dr[dr] = val;
+		} else if (val >> 32) {
+			return vtx_inject_gp(vtx);
+		} else if (dr == 6) {
+			vtx->dr[4] = val;
+		} else {
+			vtx_vmwrite(GUEST_DR7, val);
+		}
+	}
+	vtx_skip_insn(vtx);
+	return 1;
+}
+
+/* Address size of a string I/O instruction, when the CPU does not say. */
+static unsigned int vtx_default_addr_size(void)
+{
+	u32 cs_ar = vtx_vmread(GUEST_CS_AR_BYTES);
+
+	if (vtx_long_mode() && (cs_ar & VTX_AR_L))
+		return 64;
+	return cs_ar & VTX_AR_DB ? 32 : 16;
+}
+
+static int vtx_exit_io(struct vtx_vcpu *vtx, u32 reason)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+	struct vmx_run *run = vcpu->run;
+	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
+	u32 info;
+
+	memset(&run->io, 0, sizeof(run->io));
+	run->exit_reason = VMX_EXIT_IO;
+	run->io.port = qual >> VTX_IO_PORT_SHIFT;
+	run->io.direction = qual & VTX_IO_IN ? VMX_IO_IN : VMX_IO_OUT;
+	run->io.size = (qual & VTX_IO_SIZE_MASK) + 1;
+	run->io.string = !!(qual & VTX_IO_STRING);
+	run->io.rep = !!(qual & VTX_IO_REP);
+	run->io.insn_len = vtx_vmread(VM_EXIT_INSTRUCTION_LEN);
+
+	/* String I/O is finished by the VMM (libvmx's assist), RIP too. */
+	if (run->io.string) {
+		if (vtx_has_inout_info) {
+			info = vtx_vmread(VMX_INSTRUCTION_INFO);
+			run->io.addr_size = 16 << ((info >> VTX_INSN_ASIZE_SHIFT) &
+						   VTX_INSN_ASIZE_MASK);
+			/* INS always writes through ES (0). */
+			if (run->io.direction == VMX_IO_OUT)
+				run->io.seg = (info >> VTX_INSN_SEG_SHIFT) &
+					      VTX_INSN_SEG_MASK;
+		} else {
+			run->io.addr_size = vtx_default_addr_size();
+			run->io.seg = run->io.direction == VMX_IO_OUT ? 3 : 0;
+		}
+		return 0;
+	}
+	vcpu->pending_insn_len = run->io.insn_len;
+	if (run->io.direction == VMX_IO_OUT) {
+		run->io.data = vcpu->gprs[VMX_RAX] &
+			       (run->io.size == 4 ? 0xffffffffULL :
+				(1ULL << (run->io.size * 8)) - 1);
+		vcpu->pending_io = VMX_PENDING_PIO_OUT;
+	} else {
+		vcpu->pending_io = VMX_PENDING_PIO_IN;
+	}
+	return 0;
+}
+
+static int vtx_exit_msr(struct vtx_vcpu *vtx, u32 reason)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+	bool is_write = reason == EXIT_REASON_MSR_WRITE;
+	u32 index = vcpu->gprs[VMX_RCX];
+	u64 data;
+	int ret;
+
+	if (is_write) {
+		data = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
+		ret = vmx_msr_set(vcpu, index, data, false);
+	} else {
+		ret = vmx_msr_get(vcpu, index, &data);
+	}
+	if (ret == -ENOENT)
+		return vmx_vcpu_msr_exit(vcpu, index, is_write,
+					 is_write ? data : 0,
+					 vtx_vmread(VM_EXIT_INSTRUCTION_LEN));
+	if (ret)
+		return vtx_inject_gp(vtx);
+	if (!is_write) {
+		vcpu->gprs[VMX_RAX] = (u32)data;
+		vcpu->gprs[VMX_RDX] = data >> 32;
+	}
+	vtx_skip_insn(vtx);
+	return 1;
+}
+
+static int vtx_exit_xsetbv(struct vtx_vcpu *vtx, u32 reason)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+	u64 xcr0 = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
+	u64 mask = vmx_guest_xcr0_mask();
+	u32 cpl = (vtx_vmread(GUEST_SS_AR_BYTES) >> VTX_AR_DPL_SHIFT) & 3;
+
+	if (cpl || (u32)vcpu->gprs[VMX_RCX] != 0)
+		return vtx_inject_gp(vtx);
+	/* x87 always; AVX needs SSE; AVX-512 state all or nothing, with AVX. */
+	if (!(xcr0 & XFEATURE_MASK_FP) || xcr0 & ~mask ||
+	    ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE)))
+		return vtx_inject_gp(vtx);
+	if (xcr0 & XFEATURE_MASK_AVX512 &&
+	    ((xcr0 & XFEATURE_MASK_AVX512) != (mask & XFEATURE_MASK_AVX512) ||
+	     !(xcr0 & XFEATURE_MASK_YMM)))
+		return vtx_inject_gp(vtx);
+	vcpu->xcr0 = xcr0;
+	vtx_skip_insn(vtx);
+	return 1;
+}
+
+static int vtx_exit_ept_violation(struct vtx_vcpu *vtx, u32 reason)
+{
+	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
+	u64 gpa = vtx_vmread(GUEST_PHYSICAL_ADDRESS);
+
+	/* The fault hit an IRET that had unblocked NMIs: block them again. */
+	if ((qual & VTX_EPT_QUAL_NMI_UNBLOCK) &&
+	    !(vtx_vmread(IDT_VECTORING_INFO_FIELD) & VTX_EVENT_VALID))
+		vtx->intr_state |= VTX_INTR_NMI;
+	return vmx_mmu_handle_fault(&vtx->vcpu, gpa, qual & VTX_EPT_QUAL_WRITE,
+				    qual & VTX_EPT_QUAL_FETCH);
+}
+
+static int vtx_exit_ept_misconfig(struct vtx_vcpu *vtx, u32 reason)
+{
+	u64 data[2] = { vtx_vmread(GUEST_PHYSICAL_ADDRESS), reason };
+
+	vmx_vcpu_exit_internal(&vtx->vcpu, VMX_INTERNAL_NPT_FAULT, 2, data);
+	return 0;
+}
+
+static int vtx_exit_task_switch(struct vtx_vcpu *vtx, u32 reason)
+{
+	u64 data[2] = { reason, vtx_vmread(EXIT_QUALIFICATION) };
+
+	vmx_vcpu_exit_internal(&vtx->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 2, data);
+	return 0;
+}
+
+/* VM entry failed on guest state, MSR loading or a machine check. */
+static int vtx_exit_failed_entry(struct vtx_vcpu *vtx, u32 reason)
+{
+	struct vmx_run *run = vtx->vcpu.run;
+
+	run->exit_reason = VMX_EXIT_FAIL_ENTRY;
+	run->fail_entry.hardware_reason = reason;
+	run->fail_entry.cpu = vtx->vcpu.cpu;
+	return 0;
+}
+
+typedef int (*vtx_exit_handler)(struct vtx_vcpu *vtx, u32 reason);
+
+static const vtx_exit_handler vtx_exit_handlers[] = {
+	[EXIT_REASON_EXCEPTION_NMI]		= vtx_exit_exception,
+	[EXIT_REASON_EXTERNAL_INTERRUPT]	= vtx_exit_nothing,
+	[EXIT_REASON_TRIPLE_FAULT]		= vtx_exit_shutdown,
+	[EXIT_REASON_INIT_SIGNAL]		= vtx_exit_nothing,
+	[EXIT_REASON_SIPI_SIGNAL]		= vtx_exit_nothing,
+	[EXIT_REASON_INTERRUPT_WINDOW]		= vtx_exit_intr_window,
+	[EXIT_REASON_NMI_WINDOW]		= vtx_exit_nmi_window,
+	[EXIT_REASON_TASK_SWITCH]		= vtx_exit_task_switch,
+	[EXIT_REASON_CPUID]			= vtx_exit_cpuid,
+	[VTX_EXIT_GETSEC]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_HLT]			= vtx_exit_hlt,
+	[EXIT_REASON_INVD]			= vtx_exit_skip,
+	[EXIT_REASON_RDPMC]			= vtx_exit_rdpmc,
+	[EXIT_REASON_VMCALL]			= vtx_exit_vmcall,
+	[EXIT_REASON_VMCLEAR]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_VMLAUNCH]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_VMPTRLD]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_VMPTRST]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_VMREAD]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_VMRESUME]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_VMWRITE]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_VMOFF]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_VMON]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_CR_ACCESS]			= vtx_exit_cr,
+	[EXIT_REASON_DR_ACCESS]			= vtx_exit_dr,
+	[EXIT_REASON_IO_INSTRUCTION]		= vtx_exit_io,
+	[EXIT_REASON_MSR_READ]			= vtx_exit_msr,
+	[EXIT_REASON_MSR_WRITE]			= vtx_exit_msr,
+	[EXIT_REASON_MWAIT_INSTRUCTION]		= vtx_exit_vmx_insn,
+	[EXIT_REASON_MONITOR_INSTRUCTION]	= vtx_exit_vmx_insn,
+	[EXIT_REASON_TPR_BELOW_THRESHOLD]	= vtx_exit_nothing,
+	[EXIT_REASON_EPT_VIOLATION]		= vtx_exit_ept_violation,
+	[EXIT_REASON_EPT_MISCONFIG]		= vtx_exit_ept_misconfig,
+	[EXIT_REASON_INVEPT]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_INVVPID]			= vtx_exit_vmx_insn,
+	[EXIT_REASON_WBINVD]			= vtx_exit_skip,
+	[EXIT_REASON_XSETBV]			= vtx_exit_xsetbv,
+	[EXIT_REASON_VMFUNC]			= vtx_exit_vmx_insn,
+};
+
+int vtx_handle_exit(struct vtx_vcpu *vtx, u32 reason)
+{
+	u32 basic = reason & VTX_EXIT_REASON_MASK;
+	u64 data[2];
+
+	if (reason & VTX_EXIT_FAILED_ENTRY)
+		return vtx_exit_failed_entry(vtx, reason);
+	if (basic < ARRAY_SIZE(vtx_exit_handlers) && vtx_exit_handlers[basic])
+		return vtx_exit_handlers[basic](vtx, basic);
+
+	data[0] = reason;
+	data[1] = vtx_vmread(EXIT_QUALIFICATION);
+	vmx_vcpu_exit_internal(&vtx->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 2, data);
+	return 0;
+}
