@@ -11,11 +11,26 @@
 #include "internal.h"
 #include "assist.h"
 
+/*
+ * @stop: a device callback asked to stop the loop (> 0) in the middle of
+ * an assisted instruction; the assist sees -ECANCELED instead, so that
+ * its own positive codes and ours never meet.
+ */
 struct lv_loop_ctx {
 	struct libvmx_vcpu *vcpu;
 	const struct libvmx_exit_ops *ops;
 	void *opaque;
+	int stop;
 };
+
+/* A callback's result as the assist may see it. */
+static int lv_loop_cb_result(struct lv_loop_ctx *c, int ret)
+{
+	if (ret <= 0)
+		return ret;
+	c->stop = ret;
+	return -ECANCELED;
+}
 
 static int lv_loop_read_phys(void *ctx, uint64_t gpa, void *buf, size_t len)
 {
@@ -48,7 +63,8 @@ static int lv_loop_mmio(void *ctx, uint64_t gpa, void *data,
 		lv_open_bus(data, size, is_write);
 		return 0;
 	}
-	return c->ops->mmio(c->opaque, c->vcpu, gpa, data, size, is_write);
+	return lv_loop_cb_result(c, c->ops->mmio(c->opaque, c->vcpu, gpa, data,
+						 size, is_write));
 }
 
 static int lv_loop_pio(void *ctx, uint16_t port, void *data,
@@ -60,7 +76,8 @@ static int lv_loop_pio(void *ctx, uint16_t port, void *data,
 		lv_open_bus(data, size, is_out);
 		return 0;
 	}
-	return c->ops->pio(c->opaque, c->vcpu, port, data, size, is_out);
+	return lv_loop_cb_result(c, c->ops->pio(c->opaque, c->vcpu, port, data,
+						size, is_out));
 }
 
 static int lv_inject_fault(struct libvmx_vcpu *vcpu, const struct lv_fault *f)
@@ -99,7 +116,14 @@ static int lv_loop_assist(struct lv_loop_ctx *c, struct vmx_run *run)
 	if (ret)
 		return ret;
 
+	c->stop = 0;
 	ret = lv_assist(&regs, &sregs, run, &aops, &fault);
+	/*
+	 * A device asked to stop: the instruction is left undone (registers
+	 * untouched) and runs again, whole, when the loop is resumed.
+	 */
+	if (c->stop)
+		return c->stop;
 	switch (ret) {
 	case 0:
 		return libvmx_vcpu_set_regs(c->vcpu, &regs);
@@ -131,12 +155,16 @@ static int lv_loop_hypercall(struct lv_loop_ctx *c, struct vmx_run *run)
 /* One exit: 0 to run on, > 0 to stop the loop with that, < 0 error. */
 static int lv_loop_dispatch(struct lv_loop_ctx *c, struct vmx_run *run)
 {
+	int ret;
+
 	switch (run->exit_reason) {
 	case VMX_EXIT_IO:
 		if (run->io.string)
 			return lv_loop_assist(c, run);
-		return lv_loop_pio(c, run->io.port, &run->io.data, run->io.size,
-				   run->io.direction == VMX_IO_OUT);
+		c->stop = 0;
+		ret = lv_loop_pio(c, run->io.port, &run->io.data, run->io.size,
+				  run->io.direction == VMX_IO_OUT);
+		return c->stop ? c->stop : ret;
 	case VMX_EXIT_MMIO:
 		return lv_loop_assist(c, run);
 	case VMX_EXIT_HYPERCALL:
