@@ -39,6 +39,7 @@
 /* Leaf 0x80000001 */
 #define CPUIDX1_ECX_SVM		BIT(2)
 #define CPUIDX1_ECX_SKINIT	BIT(12)
+#define CPUIDX1_ECX_PERFCTR	BIT(23)
 
 /* Leaves copied from the host, then adjusted; others read as zero. */
 static const u32 vmx_cpuid_std_leaves[] = { 0, 1, 2, 4, 6, 7, 0xb, 0xd };
@@ -94,7 +95,8 @@ static void vmx_cpuid_adjust(struct vmx_cpuid_entry *e)
 		}
 		break;
 	case 0x80000001:
-		e->ecx &= ~(CPUIDX1_ECX_SVM | CPUIDX1_ECX_SKINIT);
+		e->ecx &= ~(CPUIDX1_ECX_SVM | CPUIDX1_ECX_SKINIT |
+			    CPUIDX1_ECX_PERFCTR);
 		break;
 	}
 }

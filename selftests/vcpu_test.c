@@ -191,4 +191,32 @@ TEST(mmio_exit_outside_ram)
 	test_vm_destroy(t);
 }
 
+static uint64_t guest_gp_count;
+
+static uint64_t guest_on_gp(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	guest_gp_count++;
+	return rip + 2;		/* rdpmc is 0f 33 */
+}
+
+static void guest_rdpmc(void)
+{
+	uint32_t lo, hi;
+
+	guest_handlers[13] = guest_on_gp;
+	__asm__ volatile("rdpmc" : "=a"(lo), "=d"(hi) : "c"(0));
+	GUEST_ASSERT_EQ(guest_gp_count, 1);
+	GUEST_DONE();
+}
+
+/* The host's performance counters are not the guest's to read. */
+TEST(rdpmc_gets_gp)
+{
+	struct test_vm *t;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_rdpmc));
+	ASSERT_UCALL(t, t->vcpus[0], UCALL_DONE);
+	test_vm_destroy(t);
+}
+
 TEST_HARNESS_MAIN

@@ -581,6 +581,8 @@ static void svm_init_vmcb(struct svm_vcpu *svm)
 		INTERCEPT_RDTSCP, INTERCEPT_WBINVD, INTERCEPT_MONITOR,
 		INTERCEPT_MWAIT, INTERCEPT_MWAIT_COND, INTERCEPT_XSETBV,
 		INTERCEPT_RDPRU,
+		/* No PMU for guests: the host's counters are not theirs. */
+		INTERCEPT_RDPMC,
 		/* Machine checks belong to the host. */
 		INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR,
 	};

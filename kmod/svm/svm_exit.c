@@ -287,6 +287,7 @@ static const svm_exit_handler svm_exit_handlers[] = {
 	[SVM_EXIT_MWAIT_COND]			= svm_exit_svm_insn,
 	[SVM_EXIT_XSETBV]			= svm_exit_xsetbv,
 	[SVM_EXIT_RDPRU]			= svm_exit_svm_insn,
+	[SVM_EXIT_RDPMC]			= svm_inject_gp,
 };
 
 int svm_handle_exit(struct svm_vcpu *svm)
