@@ -30,8 +30,8 @@ extern const struct vmx_backend_ops *vmx_ops;
 /*
  * struct vmx_slot - one memory slot; immutable once published.
  * A change makes a new copy; the old one is freed after an RCU grace
- * period.  Only @dirty_bitmap is written later (atomic bit ops), and it
- * moves with the slot when its flags change.
+ * period.  Only @dirty_bitmap is written later (atomic bit ops); a
+ * changed slot starts with a new, empty bitmap.
  */
 struct vmx_slot {
 	u64 base_gfn;

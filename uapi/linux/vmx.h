@@ -390,10 +390,15 @@ enum vmx_exit_reason {
  * @rip:		guest RIP of the exiting instruction
  * @cr8:		guest TPR
  *
- * Completing an exit: for IO IN write the value into @io.data, for
- * MMIO reads (done by libvmx's assist) set the registers; for MSR reads
- * set @msr.data and @msr.error; then call VMX_RUN again, which first
- * finishes the instruction (writes RAX, advances RIP).
+ * Completing an exit: the next VMX_RUN finishes plain port I/O (for IN
+ * write the value into @io.data first), hypercalls (@hypercall.ret) and
+ * MSR exits (@msr.data, @msr.error): it writes RAX/RDX and advances RIP.
+ * MMIO and string I/O exits are completed by the VMM entirely (libvmx's
+ * assist): it sets the registers, RIP included, with VMX_SET_REGS.
+ * VMX_SET_REGS after any exit cancels the kernel's completion of it.
+ * @rip is the RIP of the exiting instruction (for HLT the vCPU's RIP is
+ * already past it); after an INTR exit raised before entering the guest
+ * the output fields still describe the previous exit.
  */
 struct vmx_run {
 	__u8 immediate_exit;
@@ -517,10 +522,13 @@ struct vmx_run {
 /*
  * ioctls on a vCPU fd.  All of them fail with EIO when called from a
  * process other than the VM's creator, and with EBUSY while another
- * thread is inside VMX_RUN on the same vCPU.
+ * thread is inside any ioctl of the same vCPU (VMX_RUN in particular).
+ * Those that allocate may give ENOMEM.
  *
  * VMX_RUN: enter the guest until an exit needs the VMM.  Returns 0 with
- *	vmx_run.exit_reason set; EINTR exits report VMX_EXIT_INTR.
+ *	vmx_run.exit_reason set; EINTR with VMX_EXIT_INTR (signal pending
+ *	or immediate_exit); EFAULT when the VMM's memory behind a slot is not
+ *	mapped (or another get_user_pages() error).
  * VMX_GET_REGS / VMX_SET_REGS, VMX_GET_SREGS / VMX_SET_SREGS,
  * VMX_GET_FPU / VMX_SET_FPU: register state.  SET_SREGS: EINVAL for
  *	reserved bits set in CR0/CR4/EFER or inconsistent paging modes.
