@@ -410,6 +410,7 @@ static void vtx_vcpu_load(struct vmx_vcpu *vcpu, int cpu)
 	if (old != cpu) {
 		if (old >= 0)
 			smp_call_function_single(old, vtx_vmcs_clear_ipi, vtx, 1);
+		/* Pairs with the smp_wmb() in vtx_vmcs_clear_local(). */
 		smp_rmb();
 		local_irq_save(flags);
 		list_add(&vtx->loaded_link, this_cpu_ptr(&vtx_loaded));
@@ -646,9 +647,14 @@ static int vtx_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	struct vtx_vcpu *vtx = to_vtx(vcpu);
 	u64 efer = sregs->efer & ~EFER_LMA;
 
-	/* Bits that must be zero; inconsistent modes fail at entry. */
+	/* Bits that must be zero, and paging modes no CPU can be in. */
 	if (sregs->cr0 >> 32 || sregs->cr4 & ~vtx_cr4_allowed ||
 	    sregs->efer & ~VTX_GUEST_EFER || sregs->cr8 & ~0xfULL)
+		return -EINVAL;
+	if ((sregs->cr0 & X86_CR0_PG) && !(sregs->cr0 & X86_CR0_PE))
+		return -EINVAL;
+	if ((efer & EFER_LME) && (sregs->cr0 & X86_CR0_PG) &&
+	    !(sregs->cr4 & X86_CR4_PAE))
 		return -EINVAL;
 	/* LMA follows from LME and paging, whatever the VMM passed. */
 	if ((efer & EFER_LME) && (sregs->cr0 & X86_CR0_PG))
@@ -1063,15 +1069,6 @@ out_free:
 
 /* ---- one entry ---- */
 
-/* Hardware exceptions that push an error code (in protected mode). */
-static bool vtx_exception_has_error(u8 vector)
-{
-	return vector == X86_TRAP_DF || vector == X86_TRAP_TS ||
-	       vector == X86_TRAP_NP || vector == X86_TRAP_SS ||
-	       vector == X86_TRAP_GP || vector == X86_TRAP_PF ||
-	       vector == X86_TRAP_AC || vector == VTX_TRAP_CP;
-}
-
 /*
  * Put the VMM's pending event into the VM-entry fields, or ask for an
  * exit at the next interrupt (or NMI) window.
@@ -1098,9 +1095,8 @@ static void vtx_inject_pending(struct vtx_vcpu *vtx)
 	type = ev->type == VMX_EVENT_EXTINT ? VTX_EVENT_TYPE_EXTINT :
 	       ev->type == VMX_EVENT_NMI ? VTX_EVENT_TYPE_NMI :
 	       VTX_EVENT_TYPE_HW_EXC;
-	/* The CPU insists on the architectural error-code rule. */
-	err = type == VTX_EVENT_TYPE_HW_EXC &&
-	      vtx_exception_has_error(ev->vector) &&
+	/* Real mode pushes no error codes (and entry checks that). */
+	err = (ev->flags & VMX_EVENT_HAS_ERROR_CODE) &&
 	      (vtx_vmread(CR0_READ_SHADOW) & X86_CR0_PE);
 	info = VTX_EVENT_VALID | ev->vector | (type << VTX_EVENT_TYPE_SHIFT) |
 	       (err ? VTX_EVENT_HAS_ERR : 0);
@@ -1324,7 +1320,12 @@ static int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 	vmx_vcpu_fpu_enter(vcpu);
 	local_irq_disable();
 	atomic_set(&vcpu->mode, VMX_VCPU_IN_GUEST);
-	smp_mb__after_atomic();
+	/*
+	 * Order the mode store before reading signals and tlb_gen: pairs
+	 * with vmx_mmu_flush_remote() (a kick or a seen tlb_gen, never
+	 * neither).
+	 */
+	smp_mb();
 	if (signal_pending(current) || need_resched()) {
 		atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
 		local_irq_enable();

@@ -105,9 +105,6 @@
 #define VTX_EVENT_HAS_ERR		BIT(11)
 #define VTX_EVENT_VALID			BIT(31)
 
-/* Control-protection exception: pushes an error code. */
-#define VTX_TRAP_CP			21
-
 /* Guest interruptibility state. */
 #define VTX_INTR_STI			BIT(0)
 #define VTX_INTR_MOV_SS			BIT(1)
@@ -257,27 +254,35 @@ static inline int vtx_vmxoff(void)
 /* Flush a VMCS to memory and make it inactive (launch state clear). */
 static inline int vtx_vmclear(u64 vmcs_pa)
 {
-	asm goto("1: vmclear %[pa]\n\t"
-		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fail])
-		 : : [pa] "m" (vmcs_pa) : "cc", "memory" : fail);
+	u8 fail = 1;
+
+	asm volatile("1: vmclear %[pa]\n\t"
+		     "setna %[fail]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [fail] "+q" (fail) : [pa] "m" (vmcs_pa) : "cc", "memory");
+	if (unlikely(fail)) {
+		vtx_insn_error("vmclear", vmcs_pa);
+		return -EIO;
+	}
 	return 0;
-fail:
-	vtx_insn_error("vmclear", vmcs_pa);
-	return -EIO;
 }
 
 /* Make a VMCS current (and active) on this CPU. */
 static inline int vtx_vmptrld(u64 vmcs_pa)
 {
-	asm goto("1: vmptrld %[pa]\n\t"
-		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fail])
-		 : : [pa] "m" (vmcs_pa) : "cc", "memory" : fail);
+	u8 fail = 1;
+
+	asm volatile("1: vmptrld %[pa]\n\t"
+		     "setna %[fail]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [fail] "+q" (fail) : [pa] "m" (vmcs_pa) : "cc", "memory");
+	if (unlikely(fail)) {
+		vtx_insn_error("vmptrld", vmcs_pa);
+		return -EIO;
+	}
 	return 0;
-fail:
-	vtx_insn_error("vmptrld", vmcs_pa);
-	return -EIO;
 }
 
 /* Read a field of the current VMCS; 0 (and a log line) on failure. */
@@ -302,14 +307,17 @@ static __always_inline u64 vtx_vmread(unsigned long field)
 /* Write a field of the current VMCS; a log line on failure. */
 static __always_inline void vtx_vmwrite(unsigned long field, u64 value)
 {
-	asm goto("1: vmwrite %[value], %[field]\n\t"
-		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fail])
-		 : : [field] "r" (field), [value] "rm" ((unsigned long)value)
-		 : "cc" : fail);
-	return;
-fail:
-	vtx_insn_error("vmwrite", field);
+	u8 fail = 1;
+
+	asm volatile("1: vmwrite %[value], %[field]\n\t"
+		     "setna %[fail]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [fail] "+q" (fail)
+		     : [field] "r" (field), [value] "rm" ((unsigned long)value)
+		     : "cc");
+	if (unlikely(fail))
+		vtx_insn_error("vmwrite", field);
 }
 
 /* Invalidate EPT-derived translations (guest-physical and combined). */
@@ -317,14 +325,19 @@ static inline int vtx_invept(unsigned long type, u64 eptp)
 {
 	struct { u64 eptp, reserved; } desc = { eptp, 0 };
 
-	asm goto("1: invept %[desc], %[type]\n\t"
-		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fail])
-		 : : [desc] "m" (desc), [type] "r" (type) : "cc", "memory" : fail);
+	u8 fail = 1;
+
+	asm volatile("1: invept %[desc], %[type]\n\t"
+		     "setna %[fail]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [fail] "+q" (fail) : [desc] "m" (desc), [type] "r" (type)
+		     : "cc", "memory");
+	if (unlikely(fail)) {
+		vtx_insn_error("invept", type);
+		return -EIO;
+	}
 	return 0;
-fail:
-	vtx_insn_error("invept", type);
-	return -EIO;
 }
 
 /* Invalidate translations tagged with a VPID. */
@@ -332,14 +345,19 @@ static inline int vtx_invvpid(unsigned long type, u16 vpid, u64 gva)
 {
 	struct { u64 vpid, gva; } desc = { vpid, gva };
 
-	asm goto("1: invvpid %[desc], %[type]\n\t"
-		 "jna %l[fail]\n\t"
-		 _ASM_EXTABLE(1b, %l[fail])
-		 : : [desc] "m" (desc), [type] "r" (type) : "cc", "memory" : fail);
+	u8 fail = 1;
+
+	asm volatile("1: invvpid %[desc], %[type]\n\t"
+		     "setna %[fail]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [fail] "+q" (fail) : [desc] "m" (desc), [type] "r" (type)
+		     : "cc", "memory");
+	if (unlikely(fail)) {
+		vtx_insn_error("invvpid", type);
+		return -EIO;
+	}
 	return 0;
-fail:
-	vtx_insn_error("invvpid", type);
-	return -EIO;
 }
 
 /* vtx.c */

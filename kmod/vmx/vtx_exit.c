@@ -239,28 +239,17 @@ static int vtx_exit_dr(struct vtx_vcpu *vtx, u32 reason)
 		vtx_gpr_write(vtx, gpr, val);
 	} else {
 		val = vtx_gpr_read(vtx, gpr);
-		if (dr < 4) {
-			vtx->dr[dr] = val;
-		} else if (val >> 32) {
+		if (dr >= 6 && val >> 32)
 			return vtx_inject_gp(vtx);
-		} else if (dr == 6) {
+		if (dr < 4)
+			vtx->dr[dr] = val;
+		else if (dr == 6)
 			vtx->dr[4] = val;
-		} else {
+		else
 			vtx_vmwrite(GUEST_DR7, val);
-		}
 	}
 	vtx_skip_insn(vtx);
 	return 1;
-}
-
-/* Address size of a string I/O instruction, when the CPU does not say. */
-static unsigned int vtx_default_addr_size(void)
-{
-	u32 cs_ar = vtx_vmread(GUEST_CS_AR_BYTES);
-
-	if (vtx_long_mode() && (cs_ar & VTX_AR_L))
-		return 64;
-	return cs_ar & VTX_AR_DB ? 32 : 16;
 }
 
 static int vtx_exit_io(struct vtx_vcpu *vtx, u32 reason)
@@ -279,7 +268,11 @@ static int vtx_exit_io(struct vtx_vcpu *vtx, u32 reason)
 	run->io.rep = !!(qual & VTX_IO_REP);
 	run->io.insn_len = vtx_vmread(VM_EXIT_INSTRUCTION_LEN);
 
-	/* String I/O is finished by the VMM (libvmx's assist), RIP too. */
+	/*
+	 * String I/O is finished by the VMM (libvmx's assist), RIP too.
+	 * Without INS/OUTS information the address size stays 0: the VMM
+	 * decodes the instruction itself.
+	 */
 	if (run->io.string) {
 		if (vtx_has_inout_info) {
 			info = vtx_vmread(VMX_INSTRUCTION_INFO);
@@ -289,9 +282,6 @@ static int vtx_exit_io(struct vtx_vcpu *vtx, u32 reason)
 			if (run->io.direction == VMX_IO_OUT)
 				run->io.seg = (info >> VTX_INSN_SEG_SHIFT) &
 					      VTX_INSN_SEG_MASK;
-		} else {
-			run->io.addr_size = vtx_default_addr_size();
-			run->io.seg = run->io.direction == VMX_IO_OUT ? 3 : 0;
 		}
 		return 0;
 	}
