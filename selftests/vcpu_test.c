@@ -219,4 +219,42 @@ TEST(rdpmc_gets_gp)
 	test_vm_destroy(t);
 }
 
+static uint64_t guest_dr_base = 0x1000;
+
+static void guest_debug_regs(void)
+{
+	uint64_t base = guest_dr_base, v;
+
+	__asm__ volatile("mov %0, %%dr0" : : "r"(base));
+	__asm__ volatile("mov %0, %%dr3" : : "r"(base + 3));
+	GUEST_SYNC(1);
+	__asm__ volatile("mov %%dr0, %0" : "=r"(v));
+	GUEST_ASSERT_EQ(v, base);
+	__asm__ volatile("mov %%dr3, %0" : "=r"(v));
+	GUEST_ASSERT_EQ(v, base + 3);
+	GUEST_DONE();
+}
+
+/*
+ * DR0-3 belong to each guest: two VMs with different values, run in
+ * turns on the same CPU, each read back their own across exits.
+ */
+TEST(debug_registers_are_per_vcpu)
+{
+	struct test_vm *a, *b;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&a, 1, guest_debug_regs));
+	ASSERT_EQ(0, test_vm_create(&b, 1, guest_debug_regs));
+	/* Give the second guest other values. */
+	guest_dr_base = 0x2000;
+	ASSERT_EQ(0, sync_global_to_guest(b, guest_dr_base));
+	ASSERT_EQ(UCALL_SYNC, test_run(a->vcpus[0], &uc)) TH_LOG("%s", test_describe(a->vcpus[0], &uc));
+	ASSERT_EQ(UCALL_SYNC, test_run(b->vcpus[0], &uc)) TH_LOG("%s", test_describe(b->vcpus[0], &uc));
+	ASSERT_UCALL(a, a->vcpus[0], UCALL_DONE);
+	ASSERT_UCALL(b, b->vcpus[0], UCALL_DONE);
+	test_vm_destroy(a);
+	test_vm_destroy(b);
+}
+
 TEST_HARNESS_MAIN

@@ -11,6 +11,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <asm/cpufeature.h>
+#include <asm/debugreg.h>
 #include <asm/io.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
@@ -585,6 +586,10 @@ static void svm_init_vmcb(struct svm_vcpu *svm)
 		INTERCEPT_RDPMC,
 		/* Machine checks belong to the host. */
 		INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR,
+		/* DR0-3 are the host's until the guest uses them. */
+		INTERCEPT_DR0_READ, INTERCEPT_DR1_READ, INTERCEPT_DR2_READ,
+		INTERCEPT_DR3_READ, INTERCEPT_DR0_WRITE, INTERCEPT_DR1_WRITE,
+		INTERCEPT_DR2_WRITE, INTERCEPT_DR3_WRITE,
 	};
 	int i;
 
@@ -662,6 +667,39 @@ static void svm_vcpu_load(struct vmx_vcpu *vcpu, int cpu)
 
 static void svm_vcpu_put(struct vmx_vcpu *vcpu)
 {
+}
+
+/* ---- debug registers ---- */
+
+static void svm_dr_load(struct svm_vcpu *svm)
+{
+	native_set_debugreg(0, svm->dr[0]);
+	native_set_debugreg(1, svm->dr[1]);
+	native_set_debugreg(2, svm->dr[2]);
+	native_set_debugreg(3, svm->dr[3]);
+}
+
+static void svm_dr_save(struct svm_vcpu *svm)
+{
+	svm->dr[0] = native_get_debugreg(0);
+	svm->dr[1] = native_get_debugreg(1);
+	svm->dr[2] = native_get_debugreg(2);
+	svm->dr[3] = native_get_debugreg(3);
+}
+
+/*
+ * The guest touched DR0-3: from now on they are switched around every
+ * entry and its accesses run natively (the instruction runs again).
+ */
+void svm_dr_go_live(struct svm_vcpu *svm)
+{
+	int i;
+
+	svm->dr_live = true;
+	for (i = 0; i < 4; i++) {
+		svm_clr_intercept(svm->vmcb, INTERCEPT_DR0_READ + i);
+		svm_clr_intercept(svm->vmcb, INTERCEPT_DR0_WRITE + i);
+	}
 }
 
 /* ---- one entry ---- */
@@ -807,7 +845,14 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	sc = this_cpu_ptr(&svm_cpu);
 
 	svm_clgi();
+	if (svm->dr_live)
+		svm_dr_load(svm);
 	svm_world_switch(vcpu->gprs, svm->vmcb_pa, page_to_phys(sc->host_vmcb));
+	if (svm->dr_live)
+		svm_dr_save(svm);
+	/* #VMEXIT leaves DR7 disabled: give the host its breakpoints back. */
+	if (unlikely(hw_breakpoint_active()))
+		hw_breakpoint_restore();
 	svm_stgi();
 
 	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);

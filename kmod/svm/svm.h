@@ -94,6 +94,9 @@
  * @msrpm, @iopm: permission maps (per vCPU, so a VMM could open some)
  * @asid_cpu, @asid_generation: which CPU's ASID space @vmcb.asid is from
  * @event_injected: an event was put into EVENTINJ for this entry
+ * @dr, @dr_live: guest DR0-3.  VMRUN does not switch them: they are
+ *		intercepted until the guest first touches one, then loaded
+ *		and saved around every entry (DR6/DR7 live in the VMCB)
  * @nmi_masked:	the guest is handling an NMI: no other one goes in until
  *		its IRET (intercepted while this is set)
  */
@@ -106,6 +109,8 @@ struct svm_vcpu {
 	int asid_cpu;
 	u64 asid_generation;
 	bool event_injected;
+	u64 dr[4];
+	bool dr_live;
 	bool nmi_masked;
 };
 
@@ -136,6 +141,7 @@ static inline void svm_stgi(void)
 }
 
 /* svm.c */
+void svm_dr_go_live(struct svm_vcpu *svm);
 extern bool svm_has_nrips;
 extern bool svm_has_decode_assists;
 void svm_skip_insn(struct svm_vcpu *svm, unsigned int len);

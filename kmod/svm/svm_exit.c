@@ -54,6 +54,12 @@ static int svm_exit_iret(struct svm_vcpu *svm)
 	return 1;
 }
 
+static int svm_exit_dr(struct svm_vcpu *svm)
+{
+	svm_dr_go_live(svm);
+	return 1;
+}
+
 static int svm_exit_cpuid(struct svm_vcpu *svm)
 {
 	vmx_cpuid_emulate(&svm->vcpu, svm->vmcb->save.cr4);
@@ -259,6 +265,8 @@ typedef int (*svm_exit_handler)(struct svm_vcpu *svm);
 
 static const svm_exit_handler svm_exit_handlers[] = {
 	[SVM_EXIT_EXCP_BASE + MC_VECTOR]	= svm_exit_machine_check,
+	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR3] = svm_exit_dr,
+	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR3] = svm_exit_dr,
 	[SVM_EXIT_INTR]				= svm_exit_nothing,
 	[SVM_EXIT_NMI]				= svm_exit_nothing,
 	[SVM_EXIT_SMI]				= svm_exit_nothing,
