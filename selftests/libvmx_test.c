@@ -349,6 +349,47 @@ TEST(string_io_exit_fields)
 	test_vm_destroy(t);
 }
 
+static int stop_mmio(void *opaque, struct libvmx_vcpu *vcpu, uint64_t gpa,
+		     void *data, unsigned int size, bool is_write)
+{
+	struct bench *b = opaque;
+
+	/* Stop the loop on the first access; serve it when resumed. */
+	if (!b->reads++)
+		return 1;
+	memset(data, 0x42, size);
+	return 0;
+}
+
+static void guest_one_mmio_read(void)
+{
+	GUEST_ASSERT_EQ(*(volatile uint32_t *)DEV_GPA, 0x42424242);
+	GUEST_DONE();
+}
+
+/*
+ * A device callback's positive result stops the loop even in the middle
+ * of an assisted instruction, which is then done again, whole.
+ */
+TEST(callback_stops_loop_inside_assist)
+{
+	const struct libvmx_exit_ops ops = { .pio = bench_pio, .mmio = stop_mmio };
+	struct vmx_regs before, after;
+	struct bench b;
+	struct test_vm *t = bench_vm(_metadata, &b, guest_one_mmio_read);
+
+	ASSERT_NE(NULL, t);
+	ASSERT_EQ(1, libvmx_vcpu_loop(t->vcpus[0], &ops, &b));
+	ASSERT_EQ(VMX_EXIT_MMIO, libvmx_vcpu_run_area(t->vcpus[0])->exit_reason);
+	ASSERT_EQ(0, libvmx_vcpu_get_regs(t->vcpus[0], &before));
+	EXPECT_EQ(libvmx_vcpu_run_area(t->vcpus[0])->rip, before.rip);
+	ASSERT_EQ(1, libvmx_vcpu_loop(t->vcpus[0], &ops, &b));
+	ASSERT_EQ(UCALL_DONE, b.uc.cmd) TH_LOG("%s", test_describe(t->vcpus[0], &b.uc));
+	ASSERT_EQ(0, libvmx_vcpu_get_regs(t->vcpus[0], &after));
+	EXPECT_EQ(2, b.reads);
+	test_vm_destroy(t);
+}
+
 static uint64_t guest_ud_seen;
 
 static uint64_t guest_on_ud(uint64_t vector, uint64_t error, uint64_t rip)
