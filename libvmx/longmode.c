@@ -1,9 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * libvmx: put a vCPU straight into 64-bit mode, so that a guest can be a
- * plain C function: a GDT (64-bit code, data, TSS), an IDT whose 32
- * exception vectors point at handlers the caller placed in guest memory,
- * and 4-level page tables mapping guest virtual == guest physical for the
+ * plain C function: a GDT (64-bit code, data, TSS), an IDT whose gates
+ * point at handlers the caller placed in guest memory, and 4-level page tables mapping guest virtual == guest physical for the
  * first identity_size bytes, in 2 MiB pages.
  */
 #include <string.h>
@@ -49,9 +48,10 @@ static int lm_write(struct libvmx_vm *vm, uint64_t gpa, const void *p,
 
 static int lm_build_gdt_idt(struct libvmx_vm *vm, const struct libvmx_long_mode *lm)
 {
-	uint64_t gdt[5] = { 0 }, tss = lm->tables_gpa + LM_TSS, idt[64];
+	uint64_t gdt[5] = { 0 }, tss = lm->tables_gpa + LM_TSS, idt[2 * 256];
 	uint8_t tss_page[104] = { 0 };
-	int i, ret;
+	unsigned int i;
+	int ret;
 
 	gdt[LM_SEL_CODE / 8] = LM_DESC_CODE64;
 	gdt[LM_SEL_DATA / 8] = LM_DESC_DATA;
@@ -64,14 +64,15 @@ static int lm_build_gdt_idt(struct libvmx_vm *vm, const struct libvmx_long_mode 
 	if (ret || !lm->idt_handlers)
 		return ret;
 
-	for (i = 0; i < 32; i++) {
+	for (i = 0; i < lm->nr_handlers; i++) {
 		uint64_t h = lm->idt_handlers[i];
 
 		idt[2 * i] = (h & 0xffff) | ((uint64_t)LM_SEL_CODE << 16) |
 			     (LM_GATE_INT64 << 32) | ((h >> 16) & 0xffff) << 48;
 		idt[2 * i + 1] = h >> 32;
 	}
-	return lm_write(vm, lm->tables_gpa + LM_IDT, idt, sizeof(idt));
+	return lm_write(vm, lm->tables_gpa + LM_IDT, idt,
+			lm->nr_handlers * 2 * sizeof(idt[0]));
 }
 
 static int lm_build_page_tables(struct libvmx_vm *vm,
@@ -115,7 +116,9 @@ int libvmx_setup_long_mode(struct libvmx_vcpu *vcpu,
 	int ret;
 
 	if (!vcpu || !lm || lm->tables_gpa % 4096 || !lm->identity_size ||
-	    lm->identity_size % LM_GIB || lm->identity_size > 512 * LM_GIB)
+	    lm->identity_size % LM_GIB || lm->identity_size > 512 * LM_GIB ||
+	    lm->flags || lm->nr_handlers > 256 ||
+	    (lm->idt_handlers && !lm->nr_handlers))
 		return -EINVAL;
 	ret = lm_build_gdt_idt(vcpu->vm, lm);
 	if (!ret)
@@ -135,7 +138,7 @@ int libvmx_setup_long_mode(struct libvmx_vcpu *vcpu,
 	sregs.gdt.base = lm->tables_gpa + LM_GDT;
 	sregs.gdt.limit = 5 * 8 - 1;
 	sregs.idt.base = lm->tables_gpa + LM_IDT;
-	sregs.idt.limit = lm->idt_handlers ? 32 * 16 - 1 : 0;
+	sregs.idt.limit = lm->idt_handlers ? lm->nr_handlers * 16 - 1 : 0;
 	sregs.cr0 = LM_CR0;
 	sregs.cr3 = lm->tables_gpa + LM_PML4;
 	sregs.cr4 = LM_CR4;

@@ -14,7 +14,7 @@
 #define DEV_SIZE	4096
 #define TABLES_GPA	(TEST_SCRATCH + 0x200000)
 
-extern const uint64_t guest_idt_stubs[32];
+extern const uint64_t guest_idt_stubs[GUEST_NR_VECTORS];
 void guest_return_stub(void);
 
 /* The device behind DEV_GPA, and what the loop saw. */
@@ -79,7 +79,8 @@ static struct test_vm *bench_vm(struct __test_metadata *_metadata,
 {
 	struct libvmx_long_mode lm = {
 		.tables_gpa = TABLES_GPA, .identity_size = 1ULL << 30,
-		.idt_handlers = guest_idt_stubs, .entry = (uintptr_t)code,
+		.idt_handlers = guest_idt_stubs, .nr_handlers = GUEST_NR_VECTORS,
+		.entry = (uintptr_t)code,
 		.stack = TEST_RAM_SIZE - 4096 - 8,
 	};
 	uint64_t ret_addr = (uintptr_t)guest_return_stub;

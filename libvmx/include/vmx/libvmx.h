@@ -196,14 +196,19 @@ int libvmx_vcpu_inject(struct libvmx_vcpu *vcpu, uint32_t type,
  *		libvmx_long_mode_tables_size() bytes
  * @identity_size: bytes mapped guest virtual == guest physical from 0;
  *		a multiple of 1 GiB, at most 512 GiB
- * @idt_handlers: guest addresses of the 32 exception handlers, or NULL
- *		for an empty IDT (any exception then shuts the guest down)
+ * @idt_handlers: guest addresses of the handlers of vectors 0 to
+ *		@nr_handlers - 1 (interrupt gates, CPL 0), or NULL for an
+ *		empty IDT (any exception then shuts the guest down)
+ * @nr_handlers: entries in @idt_handlers, at most 256
+ * @flags:	must be 0
  * @entry, @stack: initial RIP and RSP
  */
 struct libvmx_long_mode {
 	uint64_t tables_gpa;
 	uint64_t identity_size;
 	const uint64_t *idt_handlers;
+	uint32_t nr_handlers;
+	uint32_t flags;
 	uint64_t entry;
 	uint64_t stack;
 };
@@ -214,7 +219,7 @@ size_t libvmx_long_mode_tables_size(uint64_t identity_size);
 /*
  * libvmx_setup_long_mode() - build the tables in guest memory and put
  * @vcpu into 64-bit mode at CPL 0 (paging, SSE enabled; RFLAGS = 2).
- * Errors: -EINVAL (alignment, sizes), -EFAULT (tables not in RAM), or what
+ * Errors: -EINVAL (alignment, sizes, flags), -EFAULT (tables not in RAM), or what
  * the register ioctls give.
  */
 int libvmx_setup_long_mode(struct libvmx_vcpu *vcpu,
