@@ -326,6 +326,7 @@ static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	save->efer = efer | EFER_SVME;
 	/* CPL is SS.DPL in protected mode, 0 in real mode. */
 	save->cpl = (sregs->cr0 & X86_CR0_PE) ? sregs->ss.dpl : 0;
+	svm->vmm_state = true;
 	svm->vmcb->control.int_ctl = (svm->vmcb->control.int_ctl & ~V_TPR_MASK) |
 				     sregs->cr8;
 	return 0;
@@ -475,6 +476,9 @@ static int svm_set_msr(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);
 	struct vmcb_save_area *save = &svm->vmcb->save;
+
+	if (host)
+		svm->vmm_state = true;
 
 	switch (index) {
 	case MSR_EFER:
@@ -632,6 +636,7 @@ static void svm_vcpu_free(struct vmx_vcpu *vcpu)
 	struct svm_vcpu *svm = to_svm(vcpu);
 
 	free_page((unsigned long)svm->vmcb);
+	kfree(svm->good_save);
 	free_pages((unsigned long)svm->msrpm, SVM_MSRPM_ORDER);
 	free_pages((unsigned long)svm->iopm, SVM_IOPM_ORDER);
 }
@@ -644,7 +649,8 @@ static int svm_vcpu_init(struct vmx_vcpu *vcpu)
 	svm->vmcb = (void *)get_zeroed_page(GFP_KERNEL_ACCOUNT);
 	svm->msrpm = (void *)__get_free_pages(GFP_KERNEL_ACCOUNT, SVM_MSRPM_ORDER);
 	svm->iopm = (void *)__get_free_pages(GFP_KERNEL_ACCOUNT, SVM_IOPM_ORDER);
-	if (!svm->vmcb || !svm->msrpm || !svm->iopm) {
+	svm->good_save = kmalloc(sizeof(*svm->good_save), GFP_KERNEL_ACCOUNT);
+	if (!svm->vmcb || !svm->msrpm || !svm->iopm || !svm->good_save) {
 		svm_vcpu_free(vcpu);
 		return -ENOMEM;
 	}
@@ -657,6 +663,7 @@ static int svm_vcpu_init(struct vmx_vcpu *vcpu)
 	svm->vmcb_pa = virt_to_phys(svm->vmcb);
 	svm->asid_cpu = -1;
 	svm_init_vmcb(svm);
+	svm->vmm_state = true;
 	return 0;
 }
 
@@ -810,6 +817,18 @@ static void svm_save_regs(struct svm_vcpu *svm)
 }
 
 /*
+ * VMRUN refused the guest state (VMEXIT_INVALID): nothing ran.  Put back
+ * the state the VMM set, keep the registers and the queued event as they
+ * were, and let the VMM look at it (FAIL_ENTRY).
+ */
+static void svm_entry_failed(struct svm_vcpu *svm)
+{
+	memcpy(&svm->vmcb->save, svm->good_save, sizeof(svm->vmcb->save));
+	svm->vmcb->control.event_inj = 0;
+	svm->vcpu.run->rip = svm->vcpu.rip;
+}
+
+/*
  * Enter the guest once.  Order: event and registers into the VMCB, guest
  * FPU in, IRQs off, last check for pending work, TLB/ASID, GIF off,
  * world switch, GIF on, IRQs on, guest FPU out, registers back, re-queue
@@ -844,6 +863,8 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	svm_prepare_asid(svm, cpu, flush);
 	sc = this_cpu_ptr(&svm_cpu);
 
+	if (svm->vmm_state)
+		memcpy(svm->good_save, &svm->vmcb->save, sizeof(*svm->good_save));
 	svm_clgi();
 	if (svm->dr_live)
 		svm_dr_load(svm);
@@ -859,9 +880,14 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	local_irq_enable();
 	vmx_vcpu_fpu_exit(vcpu);
 
+	vcpu->stat.exits++;
+	if (svm->vmcb->control.exit_code == (u32)SVM_EXIT_ERR) {
+		svm_entry_failed(svm);
+		return svm_handle_exit(svm);
+	}
+	svm->vmm_state = false;
 	svm_save_regs(svm);
 	svm_requeue_exit_int_info(svm);
-	vcpu->stat.exits++;
 	return svm_handle_exit(svm);
 }
 

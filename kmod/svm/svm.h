@@ -99,6 +99,10 @@
  *		and saved around every entry (DR6/DR7 live in the VMCB)
  * @nmi_masked:	the guest is handling an NMI: no other one goes in until
  *		its IRET (intercepted while this is set)
+ * @good_save, @vmm_state: the VMCB save area as the VMM last set it, kept
+ *		until one VMRUN accepted it: a VMRUN that fails its state
+ *		checks may leave the save area changed (QEMU writes it
+ *		back), and the VMM must be able to repair its own state
  */
 struct svm_vcpu {
 	struct vmx_vcpu vcpu;
@@ -112,6 +116,8 @@ struct svm_vcpu {
 	u64 dr[4];
 	bool dr_live;
 	bool nmi_masked;
+	struct vmcb_save_area *good_save;
+	bool vmm_state;
 };
 
 static inline struct svm_vcpu *to_svm(struct vmx_vcpu *vcpu)

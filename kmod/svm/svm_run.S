@@ -1,6 +1,6 @@
 /* SPDX-License-Identifier: GPL-2.0 */
 /*
- * The SVM world switch.  Called with IRQs off and GIF clear.
+ * The SVM world switch.  Called with IRQs off and GIF clear; returns so.
  *
  * void svm_world_switch(u64 *gprs, u64 vmcb_pa, u64 host_save_pa)
  *   %rdi: guest GPRs in enum vmx_gpr order (RAX and RSP live in the VMCB)
@@ -72,8 +72,17 @@ SYM_FUNC_START(svm_world_switch)
 	mov	G_R15(%rdi), %r15
 	mov	G_RDI(%rdi), %rdi
 
-	/* RAX holds the VMCB address; the guest's RAX comes from the VMCB. */
+	/*
+	 * RAX holds the VMCB address; the guest's RAX comes from the VMCB.
+	 * VMRUN saves the host's IF as the mask of physical interrupts
+	 * while the guest runs: with IF clear, no host interrupt would
+	 * ever end a guest that does not exit by itself.  GIF is clear, so
+	 * nothing is taken here between STI and VMRUN, nor after #VMEXIT
+	 * until CLI.
+	 */
+	sti
 	vmrun	%rax
+	cli
 
 	/* #VMEXIT: RSP and RAX are the host's again (RAX = VMCB pa). */
 	/* Stack: guest RDI, guest VMCB, host save area, gprs. */

@@ -1,0 +1,348 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Event injection: exceptions (with and without error code), NMIs and
+ * their masking until IRET, external interrupts through the interrupt
+ * window, the errors of VMX_INJECT_EVENT and the GET/SET_EVENTS state.
+ */
+#include "test_util.h"
+#include "kselftest_harness.h"
+
+#include "vmx_harness.h"
+#include "guest.h"
+
+static volatile uint64_t seen_vector, seen_error, seen_count;
+
+static uint64_t record_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	seen_vector = vector;
+	seen_error = error;
+	seen_count++;
+	return rip;
+}
+
+static int inject(struct libvmx_vcpu *vcpu, uint32_t type, uint32_t vector,
+		  uint32_t flags, uint32_t error)
+{
+	struct vmx_event ev = {
+		.type = type, .vector = vector, .flags = flags,
+		.error_code = error,
+	};
+
+	return ioctl_err(libvmx_vcpu_fd(vcpu), VMX_INJECT_EVENT, &ev);
+}
+
+static void guest_exceptions(void)
+{
+	guest_handlers[13] = record_handler;
+	guest_handlers[6] = record_handler;
+	guest_handlers[14] = record_handler;
+	GUEST_SYNC(1);
+	/* The #GP went in before the next instruction. */
+	GUEST_SYNC3(2, seen_vector, seen_error);
+	GUEST_SYNC3(3, seen_vector, seen_count);
+	GUEST_SYNC3(4, seen_vector, seen_error);
+	GUEST_DONE();
+}
+
+TEST(inject_exceptions)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_events ev;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_exceptions));
+	vcpu = t->vcpus[0];
+	ASSERT_SYNC(vcpu, 1);
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXCEPTION, 13, VMX_EVENT_HAS_ERROR_CODE, 0x1234));
+	/* One at a time. */
+	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_EXCEPTION, 6, 0, 0));
+	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
+	ASSERT_EQ(0, ioctl_err(libvmx_vcpu_fd(vcpu), VMX_GET_EVENTS, &ev));
+	EXPECT_EQ(1, ev.pending_valid);
+	EXPECT_EQ(13, ev.pending.vector);
+	EXPECT_EQ(0x1234, ev.pending.error_code);
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(13, uc.args[1]);
+	EXPECT_EQ(0x1234, uc.args[2]);
+	ASSERT_EQ(0, ioctl_err(libvmx_vcpu_fd(vcpu), VMX_GET_EVENTS, &ev));
+	EXPECT_EQ(0, ev.pending_valid);
+
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXCEPTION, 6, 0, 0));
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(3, uc.args[0]);
+	EXPECT_EQ(6, uc.args[1]);
+	EXPECT_EQ(2, uc.args[2]);
+
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXCEPTION, 14, VMX_EVENT_HAS_ERROR_CODE, 0x7));
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(4, uc.args[0]);
+	EXPECT_EQ(14, uc.args[1]);
+	EXPECT_EQ(7, uc.args[2]);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+static volatile int nmi_count;
+
+static uint64_t nmi_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	nmi_count++;
+	/* Inside the handler: NMIs are masked until our IRET. */
+	GUEST_SYNC2(100, nmi_count);
+	GUEST_SYNC2(101, nmi_count);
+	return rip;
+}
+
+static void guest_nmi(void)
+{
+	guest_handlers[2] = nmi_handler;
+	GUEST_SYNC(1);
+	GUEST_SYNC2(2, nmi_count);
+	GUEST_DONE();
+}
+
+TEST(inject_nmi_masked_until_iret)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_events ev;
+	struct ucall uc;
+	int fd;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_nmi));
+	vcpu = t->vcpus[0];
+	fd = libvmx_vcpu_fd(vcpu);
+	ASSERT_SYNC(vcpu, 1);
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &ev));
+	EXPECT_EQ(0, ev.nmi_masked);
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	ASSERT_EQ(100, uc.args[0]);
+	EXPECT_EQ(1, uc.args[1]);
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &ev));
+	EXPECT_EQ(1, ev.nmi_masked);
+	/* A second NMI waits for the first handler's IRET. */
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	ASSERT_EQ(101, uc.args[0]);
+	EXPECT_EQ(1, uc.args[1]);
+	/* IRET, then the second NMI. */
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	ASSERT_EQ(100, uc.args[0]);
+	EXPECT_EQ(2, uc.args[1]);
+	ASSERT_SYNC(vcpu, 101);
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	ASSERT_EQ(2, uc.args[0]);
+	EXPECT_EQ(2, uc.args[1]);
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &ev));
+	EXPECT_EQ(0, ev.nmi_masked);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+static volatile uint64_t irq_vector;
+
+static uint64_t irq_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	irq_vector = vector;
+	return rip;
+}
+
+static void guest_irq(void)
+{
+	guest_handlers[0x41] = irq_handler;
+	guest_handlers[0xfe] = irq_handler;
+	guest_cli();
+	GUEST_SYNC(1);
+	/* Interrupts on: the window opens right here. */
+	guest_sti();
+	while (!irq_vector)
+		guest_pause();
+	guest_cli();
+	GUEST_SYNC2(2, irq_vector);
+	irq_vector = 0;
+	guest_sti();
+	while (!irq_vector)
+		guest_pause();
+	GUEST_SYNC2(3, irq_vector);
+	GUEST_DONE();
+}
+
+TEST(extint_through_irq_window)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_irq));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	ASSERT_SYNC(vcpu, 1);
+	EXPECT_EQ(0, run->if_flag);
+	EXPECT_EQ(0, run->irq_window_open);
+	/* IF is clear: not now. */
+	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_EXTINT, 0x41, 0, 0));
+	run->request_irq_window = 1;
+	ASSERT_EXIT(vcpu, VMX_EXIT_IRQ_WINDOW);
+	EXPECT_EQ(1, run->if_flag);
+	EXPECT_EQ(1, run->irq_window_open);
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXTINT, 0x41, 0, 0));
+	/* Already one pending. */
+	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_EXTINT, 0x42, 0, 0));
+	run->request_irq_window = 0;
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(0x41, uc.args[1]);
+
+	/* Requested while the guest has IF clear, opens at its STI. */
+	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_EXTINT, 0xfe, 0, 0));
+	run->request_irq_window = 1;
+	ASSERT_EXIT(vcpu, VMX_EXIT_IRQ_WINDOW);
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXTINT, 0xfe, 0, 0));
+	run->request_irq_window = 0;
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(3, uc.args[0]);
+	EXPECT_EQ(0xfe, uc.args[1]);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+TEST(inject_errors)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_event ev;
+	int fd;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, NULL));
+	vcpu = t->vcpus[0];
+	fd = libvmx_vcpu_fd(vcpu);
+	/* Bad types and vectors. */
+	EXPECT_EQ(-EINVAL, inject(vcpu, 1, 32, 0, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, 4, 3, 0, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, 0xffffffff, 3, 0, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_EXTINT, 31, 0, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_EXTINT, 256, 0, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_EXTINT, 0x40,
+				  VMX_EVENT_HAS_ERROR_CODE, 1));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_NMI, 3, 0, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_NMI, 2, VMX_EVENT_HAS_ERROR_CODE, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_EXCEPTION, 2, 0, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_EXCEPTION, 32, 0, 0));
+	/* The error code goes with the vector. */
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_EXCEPTION, 13, 0, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_EXCEPTION, 6, VMX_EVENT_HAS_ERROR_CODE, 0));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_EXCEPTION, 6, 0, 5));
+	EXPECT_EQ(-EINVAL, inject(vcpu, VMX_EVENT_EXCEPTION, 6, 2, 0));
+	memset(&ev, 0, sizeof(ev));
+	ev.type = VMX_EVENT_EXCEPTION;
+	ev.vector = 6;
+	ev.reserved[1] = 1;
+	EXPECT_EQ(-EINVAL, ioctl_err(fd, VMX_INJECT_EVENT, &ev));
+	EXPECT_EQ(-EFAULT, ioctl_err(fd, VMX_INJECT_EVENT, NULL));
+	/* Reset state: IF clear, so no external interrupt. */
+	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_EXTINT, 0x40, 0, 0));
+	/* Nothing of that was queued. */
+	EXPECT_EQ(0, inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
+	test_vm_destroy(t);
+}
+
+TEST(events_get_set_roundtrip)
+{
+	struct test_vm *t;
+	struct vmx_events ev, got;
+	int fd;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, NULL));
+	fd = libvmx_vcpu_fd(t->vcpus[0]);
+	memset(&ev, 0xff, sizeof(ev));
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &ev));
+	EXPECT_EQ(0, ev.pending_valid);
+	EXPECT_EQ(0, ev.int_shadow);
+	EXPECT_EQ(0, ev.nmi_masked);
+	EXPECT_EQ(0, ev.flags);
+
+	memset(&ev, 0, sizeof(ev));
+	ev.pending_valid = 1;
+	ev.pending.type = VMX_EVENT_EXCEPTION;
+	ev.pending.vector = 14;
+	ev.pending.flags = VMX_EVENT_HAS_ERROR_CODE;
+	ev.pending.error_code = 0x15;
+	ev.int_shadow = 1;
+	ev.nmi_masked = 1;
+	ASSERT_EQ(0, ioctl_err(fd, VMX_SET_EVENTS, &ev));
+	memset(&got, 0xff, sizeof(got));
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &got));
+	EXPECT_EQ(0, memcmp(&ev, &got, sizeof(ev)));
+	/* A queued event blocks VMX_INJECT_EVENT. */
+	EXPECT_EQ(-EBUSY, inject(t->vcpus[0], VMX_EVENT_NMI, 2, 0, 0));
+
+	memset(&ev, 0, sizeof(ev));
+	ASSERT_EQ(0, ioctl_err(fd, VMX_SET_EVENTS, &ev));
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &got));
+	EXPECT_EQ(0, memcmp(&ev, &got, sizeof(ev)));
+
+#define BAD_EVENTS(stmt)						\
+	do {								\
+		memset(&ev, 0, sizeof(ev));				\
+		stmt;							\
+		EXPECT_EQ(-EINVAL, ioctl_err(fd, VMX_SET_EVENTS, &ev))	\
+			TH_LOG("%s", #stmt);				\
+	} while (0)
+	BAD_EVENTS(ev.flags = 1);
+	BAD_EVENTS(ev.pad2 = 1);
+	BAD_EVENTS(ev.pad[4] = 1);
+	BAD_EVENTS(ev.reserved[3] = 1);
+	BAD_EVENTS(ev.pending_valid = 2);
+	BAD_EVENTS(ev.int_shadow = 2);
+	BAD_EVENTS(ev.nmi_masked = 2);
+	BAD_EVENTS((ev.pending_valid = 1, ev.pending.type = 9));
+	BAD_EVENTS((ev.pending_valid = 1, ev.pending.type = VMX_EVENT_EXTINT,
+		    ev.pending.vector = 3));
+#undef BAD_EVENTS
+	EXPECT_EQ(-EFAULT, ioctl_err(fd, VMX_SET_EVENTS, NULL));
+	EXPECT_EQ(-EFAULT, ioctl_err(fd, VMX_GET_EVENTS, NULL));
+	/* The refused ones changed nothing. */
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &got));
+	EXPECT_EQ(0, got.pending_valid | got.int_shadow | got.nmi_masked);
+	test_vm_destroy(t);
+}
+
+/* The window opens at the first instruction after STI. */
+static void guest_shadow(void)
+{
+	guest_handlers[0x50] = irq_handler;
+	guest_sti();
+	for (;;) {
+		if (irq_vector)
+			break;
+		guest_pause();
+	}
+	GUEST_SYNC2(1, irq_vector);
+	GUEST_DONE();
+}
+
+TEST(irq_window_right_after_sti)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_shadow));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	run->request_irq_window = 1;
+	ASSERT_EXIT(vcpu, VMX_EXIT_IRQ_WINDOW);
+	run->request_irq_window = 0;
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXTINT, 0x50, 0, 0));
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(0x50, uc.args[1]);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+TEST_HARNESS_MAIN
