@@ -397,13 +397,16 @@ TEST(many_slots)
 
 /* ---- slot changes while a vCPU runs on another thread ---- */
 
-#define RACE_LOOPS	3000
+#define RACE_FLIPS	200
+
+static uint32_t race_stop;
 
 static void guest_race(void)
 {
 	uint32_t hits = 0, misses = 0;
 
-	for (int i = 0; i < RACE_LOOPS; i++) {
+	/* Until the VMM has changed the slot often enough. */
+	do {
 		uint32_t v = gread(SLOT_GPA + 64);
 
 		if (v == 0x600d)
@@ -412,7 +415,7 @@ static void guest_race(void)
 			misses++;
 		else
 			GUEST_ASSERT_EQ(v, 0x600d);
-	}
+	} while (!*(volatile uint32_t *)&race_stop);
 	GUEST_SYNC3(1, hits, misses);
 	GUEST_DONE();
 }
@@ -421,6 +424,7 @@ struct race_ctx {
 	struct libvmx_vcpu *vcpu;
 	volatile int done;
 	int failed;
+	uint64_t hits;
 	struct ucall uc;
 };
 
@@ -432,8 +436,10 @@ static void *race_vcpu_thread(void *arg)
 	for (;;) {
 		enum ucall_cmd cmd = test_run(c->vcpu, &c->uc);
 
-		if (cmd == UCALL_SYNC)
+		if (cmd == UCALL_SYNC) {
+			c->hits = c->uc.args[1];
 			continue;
+		}
 		if (cmd == UCALL_DONE)
 			break;
 		if (cmd == UCALL_NONE && run->exit_reason == VMX_EXIT_MMIO &&
@@ -463,7 +469,7 @@ TEST(slot_changes_while_running)
 	ASSERT_EQ(0, set_slot(fd, 1, 0, SLOT_GPA, PAGE, mem));
 	c.vcpu = t->vcpus[0];
 	ASSERT_EQ(0, pthread_create(&th, NULL, race_vcpu_thread, &c));
-	while (!c.done) {
+	while (!c.done && flips < RACE_FLIPS) {
 		/* Delete, re-create on other memory, move away and back. */
 		ASSERT_EQ(0, set_slot(fd, 1, 0, 0, 0, NULL));
 		ASSERT_EQ(0, set_slot(fd, 1, 0, SLOT_GPA, PAGE, (flips & 1) ? mem : other));
@@ -471,10 +477,15 @@ TEST(slot_changes_while_running)
 		ASSERT_EQ(0, set_slot(fd, 1, VMX_MEM_DIRTY_LOG, SLOT_GPA, PAGE,
 				      (flips & 1) ? mem : other));
 		flips++;
+		/* Let the vCPU thread run in between, even on one CPU. */
+		usleep(500);
 	}
+	race_stop = 1;
+	sync_global_to_guest(t, race_stop);
 	pthread_join(th, NULL);
 	EXPECT_EQ(0, c.failed) TH_LOG("%s", test_describe(c.vcpu, &c.uc));
-	EXPECT_GT(flips, 0);
+	EXPECT_EQ(RACE_FLIPS, flips);
+	EXPECT_GT(c.hits, 0);
 	test_vm_destroy(t);
 }
 

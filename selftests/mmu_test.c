@@ -137,8 +137,11 @@ TEST_F(mn, mremap_onto_guest_ram)
 	EXPECT_EQ(0x7e3a9, sync_value(_metadata, vcpu, 0));
 	EXPECT_EQ(1, self->mem[2]);
 	/* And the guest RAM moved away: its old place is empty. */
-	p = mremap(self->mem, PAGE, PAGE, MREMAP_MAYMOVE);
+	p = map_anon(NULL, PAGE);
+	ASSERT_NE(NULL, p);
+	p = mremap(self->mem, PAGE, PAGE, MREMAP_MAYMOVE | MREMAP_FIXED, p);
 	ASSERT_NE(MAP_FAILED, p);
+	EXPECT_EQ(0x7e3a9, p[1]);
 	EXPECT_EQ(-EFAULT, libvmx_vcpu_run(vcpu));
 	munmap(p, PAGE);
 }
