@@ -220,20 +220,32 @@ static void vmx_npt_cache_free(struct vmx_npt_cache *cache)
 		__free_page(cache->pages[--cache->nr]);
 }
 
-/* Install @leaf for @gfn at @leaf_level, creating tables on the way. */
+/*
+ * Map @gfn to the host page at @pa, with a 2 MiB leaf if @huge and no
+ * 4 KiB table is in the way, creating tables on the way down.  A table
+ * is never replaced by a huge leaf: the CPU may still walk it until the
+ * next TLB flush, so it could not be freed here.
+ */
 static void vmx_npt_install(struct vmx_vm *vm, struct vmx_npt_cache *cache,
-			    u64 gfn, int leaf_level, u64 leaf)
+			    u64 gfn, phys_addr_t pa, unsigned int prot, bool huge)
 {
-	u64 *table = page_address(vm->mmu.root);
+	u64 *table = page_address(vm->mmu.root), *entry;
 	int level;
 
-	for (level = VMX_NPT_LEVELS; level > leaf_level; level--) {
-		u64 *entry = &table[vmx_npt_index(gfn, level)];
-
-		if (vmx_ops->npt_present(*entry) && vmx_ops->npt_huge(*entry)) {
-			/* A 2 MiB leaf where we want 4 KiB: replace it. */
-			WRITE_ONCE(*entry, 0);
+	for (level = VMX_NPT_LEVELS; level > 1; level--) {
+		entry = &table[vmx_npt_index(gfn, level)];
+		if (level == VMX_NPT_HUGE_LEVEL && huge &&
+		    (!vmx_ops->npt_present(*entry) || vmx_ops->npt_huge(*entry))) {
+			pa -= (gfn & (VMX_NPT_HUGE_PAGES - 1)) << PAGE_SHIFT;
+			WRITE_ONCE(*entry, vmx_ops->npt_leaf_entry(pa, prot, true));
+			return;
 		}
+		/*
+		 * A 2 MiB leaf where we map 4 KiB: the new table maps the
+		 * same pages or fewer, so stale TLB entries stay harmless.
+		 */
+		if (vmx_ops->npt_present(*entry) && vmx_ops->npt_huge(*entry))
+			WRITE_ONCE(*entry, 0);
 		if (!vmx_ops->npt_present(*entry)) {
 			struct page *page = cache->pages[--cache->nr];
 
@@ -241,14 +253,8 @@ static void vmx_npt_install(struct vmx_vm *vm, struct vmx_npt_cache *cache,
 		}
 		table = vmx_npt_table(*entry);
 	}
-	if (leaf_level == VMX_NPT_HUGE_LEVEL) {
-		u64 old = table[vmx_npt_index(gfn, leaf_level)];
-
-		/* A table here is replaced by the huge leaf; free it. */
-		if (vmx_ops->npt_present(old) && !vmx_ops->npt_huge(old))
-			vmx_npt_free_table(vmx_npt_table(old), 1);
-	}
-	WRITE_ONCE(table[vmx_npt_index(gfn, leaf_level)], leaf);
+	WRITE_ONCE(table[vmx_npt_index(gfn, 1)],
+		   vmx_ops->npt_leaf_entry(pa, prot, false));
 }
 
 /*
@@ -336,7 +342,7 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 {
 	struct vmx_vm *vm = vcpu->vm;
 	struct vmx_npt_cache cache = { 0 };
-	u64 gfn = gpa >> PAGE_SHIFT, leaf;
+	u64 gfn = gpa >> PAGE_SHIFT;
 	struct vmx_slot *slot, copy;
 	unsigned long seq, hva;
 	struct page *page;
@@ -388,16 +394,7 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 	if (slot && writable)
 		vmx_slot_mark_dirty(slot, gfn);
 	rcu_read_unlock();
-	if (huge) {
-		phys_addr_t pa = page_to_phys(page) -
-				 ((gfn & (VMX_NPT_HUGE_PAGES - 1)) << PAGE_SHIFT);
-
-		leaf = vmx_ops->npt_leaf_entry(pa, prot, true);
-		vmx_npt_install(vm, &cache, gfn, VMX_NPT_HUGE_LEVEL, leaf);
-	} else {
-		leaf = vmx_ops->npt_leaf_entry(page_to_phys(page), prot, false);
-		vmx_npt_install(vm, &cache, gfn, 1, leaf);
-	}
+	vmx_npt_install(vm, &cache, gfn, page_to_phys(page), prot, huge);
 out_unlock:
 	spin_unlock(&vm->mmu.lock);
 	put_page(page);
