@@ -107,6 +107,25 @@ static struct vmx_segment lm_seg(uint16_t sel, uint8_t type, uint8_t s,
 	};
 }
 
+static bool lm_valid(const struct libvmx_long_mode *lm)
+{
+	return lm && !(lm->tables_gpa % 4096) && lm->identity_size &&
+	       !(lm->identity_size % LM_GIB) &&
+	       lm->identity_size <= 512 * LM_GIB && !lm->flags &&
+	       lm->nr_handlers <= 256 && (!lm->idt_handlers || lm->nr_handlers);
+}
+
+int libvmx_vm_build_long_mode_tables(struct libvmx_vm *vm,
+				     const struct libvmx_long_mode *lm)
+{
+	int ret;
+
+	if (!vm || !lm_valid(lm))
+		return -EINVAL;
+	ret = lm_build_gdt_idt(vm, lm);
+	return ret ? ret : lm_build_page_tables(vm, lm);
+}
+
 int libvmx_setup_long_mode(struct libvmx_vcpu *vcpu,
 			   const struct libvmx_long_mode *lm)
 {
@@ -115,14 +134,9 @@ int libvmx_setup_long_mode(struct libvmx_vcpu *vcpu,
 	struct vmx_segment data;
 	int ret;
 
-	if (!vcpu || !lm || lm->tables_gpa % 4096 || !lm->identity_size ||
-	    lm->identity_size % LM_GIB || lm->identity_size > 512 * LM_GIB ||
-	    lm->flags || lm->nr_handlers > 256 ||
-	    (lm->idt_handlers && !lm->nr_handlers))
+	if (!vcpu)
 		return -EINVAL;
-	ret = lm_build_gdt_idt(vcpu->vm, lm);
-	if (!ret)
-		ret = lm_build_page_tables(vcpu->vm, lm);
+	ret = libvmx_vm_build_long_mode_tables(vcpu->vm, lm);
 	if (!ret)
 		ret = libvmx_vcpu_get_sregs(vcpu, &sregs);
 	if (ret)

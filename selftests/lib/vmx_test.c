@@ -14,109 +14,32 @@ extern char __executable_start[], _end[];
 extern const uint64_t guest_idt_stubs[GUEST_NR_VECTORS];
 void guest_return_stub(void);
 
-/* Descriptor bits (SDM Vol. 3, 3.4.5). */
-#define DESC_CODE64	0x00af9a000000ffffULL	/* P, DPL0, code RX, L, G */
-#define DESC_DATA	0x00cf92000000ffffULL	/* P, DPL0, data RW, DB, G */
-#define DESC_TSS_TYPE	0x89ULL			/* P, 64-bit available TSS */
-#define GATE_INT64	0x8e00ULL		/* P, DPL0, interrupt gate */
-#define PTE_P		0x1ULL
-#define PTE_RW		0x2ULL
-#define PTE_PS		0x80ULL
-
-#define CR0_PE		(1ULL << 0)
-#define CR0_MP		(1ULL << 1)
-#define CR0_ET		(1ULL << 4)
-#define CR0_NE		(1ULL << 5)
-#define CR0_WP		(1ULL << 16)
-#define CR0_PG		(1ULL << 31)
-#define CR4_PAE		(1ULL << 5)
-#define CR4_OSFXSR	(1ULL << 9)
-#define CR4_OSXMMEXCPT	(1ULL << 10)
-#define EFER_SCE	(1ULL << 0)
-#define EFER_LME	(1ULL << 8)
-#define EFER_LMA	(1ULL << 10)
-#define EFER_NXE	(1ULL << 11)
-
 static void *gpa(struct test_vm *t, uint64_t addr)
 {
 	return t->ram + addr;
 }
 
-static void test_build_tables(struct test_vm *t)
+/* The layout libvmx builds at TEST_GDT matches vmx_test.h's constants. */
+static struct libvmx_long_mode test_long_mode(uint64_t entry, uint64_t stack)
 {
-	uint64_t *gdt = gpa(t, TEST_GDT), *pml4 = gpa(t, TEST_PML4);
-	uint64_t *pdpt = gpa(t, TEST_PDPT), *pd = gpa(t, TEST_PD);
-	uint64_t *idt = gpa(t, TEST_IDT), tss = TEST_TSS;
-	int i;
-
-	gdt[0] = 0;
-	gdt[TEST_SEL_CODE / 8] = DESC_CODE64;
-	gdt[TEST_SEL_DATA / 8] = DESC_DATA;
-	/* 16-byte TSS descriptor: limit 0x67, base split over both words. */
-	gdt[TEST_SEL_TSS / 8] = 0x67 | ((tss & 0xffffff) << 16) |
-				(DESC_TSS_TYPE << 40) | ((tss >> 24) << 56);
-	gdt[TEST_SEL_TSS / 8 + 1] = tss >> 32;
-
-	for (i = 0; i < GUEST_NR_VECTORS; i++) {
-		uint64_t h = guest_idt_stubs[i];
-
-		idt[2 * i] = (h & 0xffff) | ((uint64_t)TEST_SEL_CODE << 16) |
-			     (GATE_INT64 << 32) | ((h >> 16) & 0xffff) << 48;
-		idt[2 * i + 1] = h >> 32;
-	}
-
-	pml4[0] = TEST_PDPT | PTE_P | PTE_RW;
-	pdpt[0] = TEST_PD | PTE_P | PTE_RW;
-	for (i = 0; i < 512; i++)
-		pd[i] = ((uint64_t)i << 21) | PTE_P | PTE_RW | PTE_PS;
-}
-
-static struct vmx_segment seg(uint16_t sel, uint8_t type, uint8_t s,
-			      uint8_t l, uint8_t db, uint64_t base,
-			      uint32_t limit, uint8_t g)
-{
-	return (struct vmx_segment) {
-		.base = base, .limit = limit, .selector = sel, .type = type,
-		.s = s, .present = 1, .l = l, .db = db, .g = g,
+	return (struct libvmx_long_mode) {
+		.tables_gpa = TEST_GDT, .identity_size = 1ULL << 30,
+		.idt_handlers = guest_idt_stubs, .nr_handlers = GUEST_NR_VECTORS,
+		.entry = entry, .stack = stack,
 	};
 }
 
 int test_vcpu_long_mode(struct test_vm *t, struct libvmx_vcpu *vcpu,
 			void (*guest_code)(void))
 {
-	struct vmx_sregs sregs = { 0 };
-	struct vmx_regs regs = { 0 };
 	uint64_t stack_top, id = libvmx_vcpu_id(vcpu);
-	struct vmx_segment data;
-	int ret;
-
-	ret = libvmx_vcpu_get_sregs(vcpu, &sregs);
-	if (ret)
-		return ret;
-	sregs.cs = seg(TEST_SEL_CODE, 0xb, 1, 1, 0, 0, 0xffffffff, 1);
-	data = seg(TEST_SEL_DATA, 0x3, 1, 0, 1, 0, 0xffffffff, 1);
-	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
-	sregs.tr = seg(TEST_SEL_TSS, 0xb, 0, 0, 0, TEST_TSS, 0x67, 0);
-	sregs.ldt = (struct vmx_segment){ .unusable = 1 };
-	sregs.gdt.base = TEST_GDT;
-	sregs.gdt.limit = 0x27;
-	sregs.idt.base = TEST_IDT;
-	sregs.idt.limit = GUEST_NR_VECTORS * 16 - 1;
-	sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_WP | CR0_PG;
-	sregs.cr3 = TEST_PML4;
-	sregs.cr4 = CR4_PAE | CR4_OSFXSR | CR4_OSXMMEXCPT;
-	sregs.efer = EFER_SCE | EFER_LME | EFER_LMA | EFER_NXE;
-	ret = libvmx_vcpu_set_sregs(vcpu, &sregs);
-	if (ret)
-		return ret;
+	struct libvmx_long_mode lm;
 
 	/* Own stack per vCPU; guest_code "returns" into GUEST_DONE. */
 	stack_top = TEST_RAM_SIZE - id * TEST_STACK_SIZE - 16;
 	*(uint64_t *)gpa(t, stack_top - 8) = (uint64_t)(uintptr_t)guest_return_stub;
-	regs.rsp = stack_top - 8;
-	regs.rip = (uint64_t)(uintptr_t)guest_code;
-	regs.rflags = 2;
-	return libvmx_vcpu_set_regs(vcpu, &regs);
+	lm = test_long_mode((uintptr_t)guest_code, stack_top - 8);
+	return libvmx_setup_long_mode(vcpu, &lm);
 }
 
 unsigned int test_backend(void)
@@ -162,7 +85,13 @@ int test_vm_create(struct test_vm **out, int nr_vcpus, void (*guest_code)(void))
 
 	guest_is_amd = t->caps.backend == VMX_BACKEND_SVM;
 	memcpy(t->ram + (uintptr_t)__executable_start, __executable_start, image);
-	test_build_tables(t);
+	{
+		struct libvmx_long_mode lm = test_long_mode(0, 0);
+
+		ret = libvmx_vm_build_long_mode_tables(t->vm, &lm);
+		if (ret)
+			goto fail;
+	}
 
 	for (i = 0; i < nr_vcpus; i++) {
 		ret = libvmx_vcpu_create(t->vm, i, &t->vcpus[i]);

@@ -225,6 +225,13 @@ size_t libvmx_long_mode_tables_size(uint64_t identity_size);
 int libvmx_setup_long_mode(struct libvmx_vcpu *vcpu,
 			   const struct libvmx_long_mode *lm);
 
+/*
+ * libvmx_vm_build_long_mode_tables() - only build the tables (for vCPUs
+ * that enter long mode later by themselves); errors as above.
+ */
+int libvmx_vm_build_long_mode_tables(struct libvmx_vm *vm,
+				     const struct libvmx_long_mode *lm);
+
 /* Access kinds for libvmx_vcpu_translate(). */
 #define LIBVMX_ACC_WRITE	(1U << 0)
 #define LIBVMX_ACC_FETCH	(1U << 1)
