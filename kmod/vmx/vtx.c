@@ -25,6 +25,7 @@
 #include <asm/special_insns.h>
 #include <asm/tlbflush.h>
 #include <asm/traps.h>
+#include <asm/tsc.h>
 
 #include "vtx.h"
 
@@ -50,6 +51,7 @@ static u32 vtx_exit_ctls, vtx_entry_ctls;
 static u64 vtx_ept_vpid_cap;
 static u64 vtx_cr0_fixed0, vtx_cr4_fixed0, vtx_cr4_fixed1;
 static u64 vtx_cr4_allowed;
+static u32 vtx_preempt_timer;
 static bool vtx_has_vpid, vtx_l1d_flush;
 bool vtx_has_inout_info;
 
@@ -123,6 +125,23 @@ static u64 vtx_calc_cr4_allowed(void)
 	return allowed;
 }
 
+/*
+ * The VMX-preemption timer ends every stay in the guest after about a
+ * scheduler tick.  Host interrupts exit anyway; this is the safety net
+ * for CPUs (Bochs among them) that miss external-interrupt exits while
+ * the guest runs with RFLAGS.IF clear, so that a spinning guest can
+ * always be interrupted by a signal.
+ */
+static u32 vtx_calc_preempt_timer(void)
+{
+	u64 misc, ticks;
+
+	rdmsrl(MSR_IA32_VMX_MISC, misc);
+	ticks = tsc_khz ? (u64)tsc_khz * 1000 / HZ : 1ULL << 24;
+	ticks >>= misc & VTX_MISC_PREEMPT_RATE_MASK;
+	return clamp_t(u64, ticks, 1, U32_MAX);
+}
+
 static int vtx_setup_controls(void)
 {
 	bool true_ctls;
@@ -136,7 +155,8 @@ static int vtx_setup_controls(void)
 	ret = vtx_adjust_ctls(true_ctls ? MSR_IA32_VMX_TRUE_PINBASED_CTLS :
 			      MSR_IA32_VMX_PINBASED_CTLS,
 			      PIN_BASED_EXT_INTR_MASK | PIN_BASED_NMI_EXITING,
-			      PIN_BASED_VIRTUAL_NMIS, &vtx_pin_ctls);
+			      PIN_BASED_VIRTUAL_NMIS | PIN_BASED_VMX_PREEMPTION_TIMER,
+			      &vtx_pin_ctls);
 	if (ret)
 		return ret;
 	ret = vtx_adjust_ctls(true_ctls ? MSR_IA32_VMX_TRUE_PROCBASED_CTLS :
@@ -191,6 +211,9 @@ static int vtx_setup_controls(void)
 		       (vtx_ept_vpid_cap & (VTX_VPID_CAP_SINGLE | VTX_VPID_CAP_ALL));
 	if (!vtx_has_vpid)
 		vtx_secondary_ctls &= ~SECONDARY_EXEC_ENABLE_VPID;
+
+	if (vtx_pin_ctls & PIN_BASED_VMX_PREEMPTION_TIMER)
+		vtx_preempt_timer = vtx_calc_preempt_timer();
 
 	rdmsrl(MSR_IA32_VMX_CR0_FIXED0, vtx_cr0_fixed0);
 	rdmsrl(MSR_IA32_VMX_CR4_FIXED0, vtx_cr4_fixed0);
@@ -680,6 +703,8 @@ static int vtx_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	vtx_vmwrite(CR0_READ_SHADOW, sregs->cr0);
 	vtx_vmcs_leave();
 	vtx->cr2 = sregs->cr2;
+	/* CD/NW never reach the hardware: check them as an entry would. */
+	vtx->bad_cr0 = (sregs->cr0 & X86_CR0_NW) && !(sregs->cr0 & X86_CR0_CD);
 	*(u32 *)(vtx->vapic + VTX_VAPIC_TPR) = sregs->cr8 << 4;
 	vtx->flush_tlb = true;
 	return 0;
@@ -961,6 +986,8 @@ static void vtx_init_controls(struct vtx_vcpu *vtx)
 	/* Guest TSC starts near zero. */
 	vtx_vmwrite(TSC_OFFSET, -rdtsc());
 	vtx_vmwrite(VMCS_LINK_POINTER, ~0ULL);
+	if (vtx_pin_ctls & PIN_BASED_VMX_PREEMPTION_TIMER)
+		vtx_vmwrite(VMX_PREEMPTION_TIMER_VALUE, vtx_preempt_timer);
 }
 
 /* x86 reset state (SDM Vol. 3, 10.1.1), as far as the VMCS holds it. */
@@ -1129,6 +1156,9 @@ static void vtx_requeue_idt_vectoring(struct vtx_vcpu *vtx)
 	if (!(info & VTX_EVENT_VALID) || type == VTX_EVENT_TYPE_SOFT_INT ||
 	    type == VTX_EVENT_TYPE_SOFT_EXC || type == VTX_EVENT_TYPE_PRIV_SW_EXC)
 		return;
+	/* Its delivery began, which blocked NMIs: it has not happened yet. */
+	if (type == VTX_EVENT_TYPE_NMI)
+		vtx->intr_state &= ~VTX_INTR_NMI;
 
 	vcpu->pending_event.valid = true;
 	vcpu->pending_event.event = (struct vmx_event) {
@@ -1316,6 +1346,9 @@ static int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 	u32 reason = 0;
 	int failed;
 
+	if (unlikely(vtx->bad_cr0))
+		return vtx_handle_exit(vtx, VTX_EXIT_FAILED_ENTRY |
+				       EXIT_REASON_INVALID_STATE);
 	vtx_load_regs(vtx);
 	vmx_vcpu_fpu_enter(vcpu);
 	local_irq_disable();

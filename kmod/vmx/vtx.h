@@ -30,6 +30,9 @@
 #define VTX_BASIC_INOUT_INFO		BIT_ULL(54)
 #define VTX_BASIC_TRUE_CTLS		BIT_ULL(55)
 
+/* IA32_VMX_MISC: TSC bit the preemption timer counts at. */
+#define VTX_MISC_PREEMPT_RATE_MASK	0x1fULL
+
 /* IA32_VMX_EPT_VPID_CAP (SDM Vol. 3 Appendix A.10). */
 #define VTX_EPT_CAP_WALK4		BIT_ULL(6)
 #define VTX_EPT_CAP_WB			BIT_ULL(14)
@@ -165,6 +168,8 @@ enum vtx_guest_msr {
  * @vpid:	VPID tagging the guest's TLB entries, 0 without VPID
  * @flush_tlb:	flush guest TLB entries before the next entry
  * @event_injected: an event was put into the VM-entry fields
+ * @bad_cr0:	the VMM set CR0.NW without CD, which VMX would not check
+ *		(the hardware never sees either): entries fail until fixed
  * @intr_state:	guest interruptibility; written into the VMCS before
  *		each entry and read back after each exit
  * @cr2:	guest CR2 (VMX does not switch it)
@@ -189,6 +194,7 @@ struct vtx_vcpu {
 	u16 vpid;
 	bool flush_tlb;
 	bool event_injected;
+	bool bad_cr0;
 	u32 intr_state;
 	u32 entry_ctls;
 	u32 primary_ctls;

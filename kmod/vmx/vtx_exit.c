@@ -50,7 +50,10 @@ static void vtx_gpr_write(struct vtx_vcpu *vtx, unsigned int nr, u64 val)
 
 static int vtx_exit_nothing(struct vtx_vcpu *vtx, u32 reason)
 {
-	/* A host interrupt, NMI, #MC or INIT: it was handled on the way out. */
+	/*
+	 * A host interrupt, NMI, #MC or INIT: it was handled on the way
+	 * out.  The preemption timer only gives the host a look.
+	 */
 	return 1;
 }
 
@@ -299,50 +302,23 @@ static int vtx_exit_io(struct vtx_vcpu *vtx, u32 reason)
 
 static int vtx_exit_msr(struct vtx_vcpu *vtx, u32 reason)
 {
-	struct vmx_vcpu *vcpu = &vtx->vcpu;
-	bool is_write = reason == EXIT_REASON_MSR_WRITE;
-	u32 index = vcpu->gprs[VMX_RCX];
-	u64 data;
-	int ret;
+	int ret = vmx_vcpu_emulate_msr(&vtx->vcpu,
+				       reason == EXIT_REASON_MSR_WRITE,
+				       vtx_vmread(VM_EXIT_INSTRUCTION_LEN));
 
-	if (is_write) {
-		data = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
-		ret = vmx_msr_set(vcpu, index, data, false);
-	} else {
-		ret = vmx_msr_get(vcpu, index, &data);
-	}
-	if (ret == -ENOENT)
-		return vmx_vcpu_msr_exit(vcpu, index, is_write,
-					 is_write ? data : 0,
-					 vtx_vmread(VM_EXIT_INSTRUCTION_LEN));
-	if (ret)
+	if (ret < 0)
 		return vtx_inject_gp(vtx);
-	if (!is_write) {
-		vcpu->gprs[VMX_RAX] = (u32)data;
-		vcpu->gprs[VMX_RDX] = data >> 32;
-	}
-	vtx_skip_insn(vtx);
-	return 1;
+	if (ret > 0)
+		vtx_skip_insn(vtx);
+	return ret;
 }
 
 static int vtx_exit_xsetbv(struct vtx_vcpu *vtx, u32 reason)
 {
-	struct vmx_vcpu *vcpu = &vtx->vcpu;
-	u64 xcr0 = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
-	u64 mask = vmx_guest_xcr0_mask();
 	u32 cpl = (vtx_vmread(GUEST_SS_AR_BYTES) >> VTX_AR_DPL_SHIFT) & 3;
 
-	if (cpl || (u32)vcpu->gprs[VMX_RCX] != 0)
+	if (vmx_vcpu_xsetbv(&vtx->vcpu, cpl))
 		return vtx_inject_gp(vtx);
-	/* x87 always; AVX needs SSE; AVX-512 state all or nothing, with AVX. */
-	if (!(xcr0 & XFEATURE_MASK_FP) || xcr0 & ~mask ||
-	    ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE)))
-		return vtx_inject_gp(vtx);
-	if (xcr0 & XFEATURE_MASK_AVX512 &&
-	    ((xcr0 & XFEATURE_MASK_AVX512) != (mask & XFEATURE_MASK_AVX512) ||
-	     !(xcr0 & XFEATURE_MASK_YMM)))
-		return vtx_inject_gp(vtx);
-	vcpu->xcr0 = xcr0;
 	vtx_skip_insn(vtx);
 	return 1;
 }
@@ -382,6 +358,7 @@ static int vtx_exit_failed_entry(struct vtx_vcpu *vtx, u32 reason)
 	struct vmx_run *run = vtx->vcpu.run;
 
 	run->exit_reason = VMX_EXIT_FAIL_ENTRY;
+	run->rip = vtx->vcpu.rip;
 	run->fail_entry.hardware_reason = reason;
 	run->fail_entry.cpu = vtx->vcpu.cpu;
 	return 0;
@@ -423,6 +400,7 @@ static const vtx_exit_handler vtx_exit_handlers[] = {
 	[EXIT_REASON_TPR_BELOW_THRESHOLD]	= vtx_exit_nothing,
 	[EXIT_REASON_EPT_VIOLATION]		= vtx_exit_ept_violation,
 	[EXIT_REASON_EPT_MISCONFIG]		= vtx_exit_ept_misconfig,
+	[EXIT_REASON_PREEMPTION_TIMER]		= vtx_exit_nothing,
 	[EXIT_REASON_INVEPT]			= vtx_exit_vmx_insn,
 	[EXIT_REASON_INVVPID]			= vtx_exit_vmx_insn,
 	[EXIT_REASON_WBINVD]			= vtx_exit_skip,
