@@ -199,6 +199,7 @@ int vmx_vcpu_get_fpu(struct vmx_vcpu *vcpu, struct vmx_fpu *fpu);
 int vmx_vcpu_set_fpu(struct vmx_vcpu *vcpu, const struct vmx_fpu *fpu);
 void vmx_fpu_setup(void);
 u64 vmx_guest_xcr0_mask(void);
+int vmx_vcpu_xsetbv(struct vmx_vcpu *vcpu, unsigned int cpl);
 void vmx_vcpu_fpu_enter(struct vmx_vcpu *vcpu);
 void vmx_vcpu_fpu_exit(struct vmx_vcpu *vcpu);
 int vmx_event_check(const struct vmx_event *ev);
@@ -211,8 +212,7 @@ extern const struct file_operations vmx_vcpu_fops;
 /* msr.c: MSRs kept by the core for every backend */
 int vmx_msr_get(struct vmx_vcpu *vcpu, u32 index, u64 *data);
 int vmx_msr_set(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host);
-int vmx_vcpu_msr_exit(struct vmx_vcpu *vcpu, u32 index, bool is_write,
-		      u64 data, u8 insn_len);
+int vmx_vcpu_emulate_msr(struct vmx_vcpu *vcpu, bool is_write, u8 insn_len);
 long vmx_vcpu_get_msrs(struct vmx_vcpu *vcpu, struct vmx_msrs __user *argp);
 long vmx_vcpu_set_msrs(struct vmx_vcpu *vcpu, struct vmx_msrs __user *argp);
 

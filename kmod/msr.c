@@ -83,24 +83,12 @@ int vmx_msr_set(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host)
 	return ret == -ENOENT ? vmx_core_msr_set(vcpu, index, data) : ret;
 }
 
-/*
- * A guest RDMSR/WRMSR the kernel does not handle: exit to the VMM if it
- * asked for that, else 1 with #GP queued.  @insn_len advances RIP once
- * the VMM completes the access.
- */
-int vmx_vcpu_msr_exit(struct vmx_vcpu *vcpu, u32 index, bool is_write,
-		      u64 data, u8 insn_len)
+/* Hand an MSR access the kernel does not know to the VMM. */
+static void vmx_vcpu_msr_exit(struct vmx_vcpu *vcpu, u32 index, bool is_write,
+			      u64 data, u8 insn_len)
 {
 	struct vmx_run *run = vcpu->run;
 
-	if (!READ_ONCE(run->msr_exits)) {
-		vcpu->pending_event.valid = true;
-		vcpu->pending_event.event = (struct vmx_event) {
-			.type = VMX_EVENT_EXCEPTION, .vector = 13,
-			.flags = VMX_EVENT_HAS_ERROR_CODE,
-		};
-		return 1;
-	}
 	run->exit_reason = VMX_EXIT_MSR;
 	memset(&run->msr, 0, sizeof(run->msr));
 	run->msr.index = index;
@@ -108,7 +96,38 @@ int vmx_vcpu_msr_exit(struct vmx_vcpu *vcpu, u32 index, bool is_write,
 	run->msr.data = data;
 	vcpu->pending_io = is_write ? VMX_PENDING_MSR_WRITE : VMX_PENDING_MSR_READ;
 	vcpu->pending_insn_len = insn_len;
-	return 0;
+}
+
+/*
+ * A guest RDMSR/WRMSR (ECX, EDX:EAX).  Returns 1 when it is done (the
+ * caller advances RIP), 0 when it went to the VMM as an MSR exit, or
+ * -EINVAL when the guest must get #GP.
+ */
+int vmx_vcpu_emulate_msr(struct vmx_vcpu *vcpu, bool is_write, u8 insn_len)
+{
+	u32 index = vcpu->gprs[VMX_RCX];
+	u64 data = 0;
+	int ret;
+
+	if (is_write) {
+		data = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
+		ret = vmx_msr_set(vcpu, index, data, false);
+	} else {
+		ret = vmx_msr_get(vcpu, index, &data);
+	}
+	if (ret == -ENOENT) {
+		if (!READ_ONCE(vcpu->run->msr_exits))
+			return -EINVAL;
+		vmx_vcpu_msr_exit(vcpu, index, is_write, data, insn_len);
+		return 0;
+	}
+	if (ret)
+		return -EINVAL;
+	if (!is_write) {
+		vcpu->gprs[VMX_RAX] = (u32)data;
+		vcpu->gprs[VMX_RDX] = data >> 32;
+	}
+	return 1;
 }
 
 static struct vmx_msrs *vmx_msrs_copy_in(struct vmx_msrs __user *argp)

@@ -305,6 +305,29 @@ u64 vmx_guest_xcr0_mask(void)
 	return vmx_have_xsave ? vmx_host_xcr0 & VMX_XCR0_SUPPORTED : XFEATURE_MASK_FP;
 }
 
+/*
+ * A guest XSETBV (ECX, EDX:EAX) at @cpl: 0 with the new XCR0 taken (the
+ * caller advances RIP), -EINVAL when the guest must get #GP.
+ */
+int vmx_vcpu_xsetbv(struct vmx_vcpu *vcpu, unsigned int cpl)
+{
+	u64 xcr0 = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
+	u64 mask = vmx_guest_xcr0_mask();
+
+	if (cpl || (u32)vcpu->gprs[VMX_RCX] != 0)
+		return -EINVAL;
+	/* x87 always; AVX needs SSE; AVX-512 state all or nothing, with AVX. */
+	if (!(xcr0 & XFEATURE_MASK_FP) || xcr0 & ~mask ||
+	    ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE)))
+		return -EINVAL;
+	if (xcr0 & XFEATURE_MASK_AVX512 &&
+	    ((xcr0 & XFEATURE_MASK_AVX512) != (mask & XFEATURE_MASK_AVX512) ||
+	     !(xcr0 & XFEATURE_MASK_YMM)))
+		return -EINVAL;
+	vcpu->xcr0 = xcr0;
+	return 0;
+}
+
 int vmx_vcpu_get_fpu(struct vmx_vcpu *vcpu, struct vmx_fpu *fpu)
 {
 	memset(fpu, 0, sizeof(*fpu));

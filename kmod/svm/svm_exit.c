@@ -123,29 +123,14 @@ static int svm_exit_io(struct svm_vcpu *svm)
 
 static int svm_exit_msr(struct svm_vcpu *svm)
 {
-	struct vmx_vcpu *vcpu = &svm->vcpu;
-	bool is_write = svm->vmcb->control.exit_info_1;
-	u32 index = vcpu->gprs[VMX_RCX];
-	u64 data;
-	int ret;
+	int ret = vmx_vcpu_emulate_msr(&svm->vcpu, svm->vmcb->control.exit_info_1,
+				       SVM_LEN_RDMSR);
 
-	if (is_write) {
-		data = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
-		ret = vmx_msr_set(vcpu, index, data, false);
-	} else {
-		ret = vmx_msr_get(vcpu, index, &data);
-	}
-	if (ret == -ENOENT)
-		return vmx_vcpu_msr_exit(vcpu, index, is_write,
-					 is_write ? data : 0, SVM_LEN_RDMSR);
-	if (ret)
+	if (ret < 0)
 		return svm_inject_gp(svm);
-	if (!is_write) {
-		vcpu->gprs[VMX_RAX] = (u32)data;
-		vcpu->gprs[VMX_RDX] = data >> 32;
-	}
-	svm_skip_insn(svm, SVM_LEN_RDMSR);
-	return 1;
+	if (ret > 0)
+		svm_skip_insn(svm, SVM_LEN_RDMSR);
+	return ret;
 }
 
 static int svm_exit_shutdown(struct svm_vcpu *svm)
@@ -181,21 +166,8 @@ static int svm_exit_svm_insn(struct svm_vcpu *svm)
 
 static int svm_exit_xsetbv(struct svm_vcpu *svm)
 {
-	struct vmx_vcpu *vcpu = &svm->vcpu;
-	u64 xcr0 = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
-	u64 mask = vmx_guest_xcr0_mask();
-
-	if (svm->vmcb->save.cpl || (u32)vcpu->gprs[VMX_RCX] != 0)
+	if (vmx_vcpu_xsetbv(&svm->vcpu, svm->vmcb->save.cpl))
 		return svm_inject_gp(svm);
-	/* x87 always; AVX needs SSE; AVX-512 state all or nothing, with AVX. */
-	if (!(xcr0 & XFEATURE_MASK_FP) || xcr0 & ~mask ||
-	    ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE)))
-		return svm_inject_gp(svm);
-	if (xcr0 & XFEATURE_MASK_AVX512 &&
-	    ((xcr0 & XFEATURE_MASK_AVX512) != (mask & XFEATURE_MASK_AVX512) ||
-	     !(xcr0 & XFEATURE_MASK_YMM)))
-		return svm_inject_gp(svm);
-	vcpu->xcr0 = xcr0;
 	svm_skip_insn(svm, SVM_LEN_XSETBV);
 	return 1;
 }
