@@ -537,6 +537,20 @@ static void vtx_write_efer(struct vtx_vcpu *vtx, u64 efer)
 }
 
 /*
+ * Entering long mode does not look at TR, but a VM entry in IA-32e mode
+ * wants a busy 64-bit TSS there: retype what the guest had loaded.
+ */
+static void vtx_fixup_tr_for_long_mode(void)
+{
+	u32 ar = vtx_vmread(GUEST_TR_AR_BYTES);
+
+	if (!(ar & VTX_AR_UNUSABLE) &&
+	    (ar & VTX_AR_TYPE_MASK) != VTX_AR_TYPE_BUSY_TSS64)
+		vtx_vmwrite(GUEST_TR_AR_BYTES,
+			    (ar & ~VTX_AR_TYPE_MASK) | VTX_AR_TYPE_BUSY_TSS64);
+}
+
+/*
  * A validated guest CR0 (MOV to CR0 or LMSW the host owns bits of):
  * paging on with EFER.LME set enters long mode, paging off leaves it.
  */
@@ -551,6 +565,7 @@ int vtx_set_cr0(struct vtx_vcpu *vtx, u64 cr0)
 				if (!(vtx_guest_cr4() & X86_CR4_PAE))
 					return -EINVAL;
 				efer |= EFER_LMA;
+				vtx_fixup_tr_for_long_mode();
 			}
 		} else {
 			efer &= ~EFER_LMA;

@@ -116,6 +116,7 @@
 
 /* VMCS segment access rights (SDM Vol. 3, Table 25-2). */
 #define VTX_AR_TYPE_MASK		0xfU
+#define VTX_AR_TYPE_BUSY_TSS64		0xbU
 #define VTX_AR_S			BIT(4)
 #define VTX_AR_DPL_SHIFT		5
 #define VTX_AR_P			BIT(7)
