@@ -14,6 +14,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 #include <linux/smp.h>
+#include <linux/uaccess.h>
 #include <asm/cpu_entry_area.h>
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
@@ -536,6 +537,49 @@ static void vtx_write_efer(struct vtx_vcpu *vtx, u64 efer)
 	}
 }
 
+/* Read guest-physical memory inside one page, in the VMM's context. */
+static int vtx_read_guest(struct vmx_vcpu *vcpu, u64 gpa, void *buf,
+			  size_t len)
+{
+	struct vmx_slot *slot;
+	unsigned long hva = 0;
+
+	rcu_read_lock();
+	slot = vmx_slot_find(rcu_dereference(vcpu->vm->slots), gpa >> PAGE_SHIFT);
+	if (slot)
+		hva = slot->user_addr + gpa - (slot->base_gfn << PAGE_SHIFT);
+	rcu_read_unlock();
+	if (!hva || current->mm != vcpu->vm->mm)
+		return -EFAULT;
+	return copy_from_user(buf, (const void __user *)hva, len) ? -EFAULT : 0;
+}
+
+/*
+ * PAE paging outside long mode: a VM entry takes the four PDPTEs from
+ * the VMCS, so load them from the guest's CR3 as MOV to CR0 would (the
+ * guest's own MOV to CR3 or CR4 loads them in hardware).  -EINVAL for
+ * reserved bits in a present entry, which the guest gets as #GP.
+ */
+static int vtx_load_pdptrs(struct vtx_vcpu *vtx, u64 cr0, u64 cr4, u64 efer)
+{
+	u64 rsvd = VTX_PDPTE_RSVD | ~GENMASK_ULL(boot_cpu_data.x86_phys_bits - 1, 0);
+	u64 pdpte[4] = { 0 };
+	int i;
+
+	if (!(cr0 & X86_CR0_PG) || !(cr4 & X86_CR4_PAE) || (efer & EFER_LMA))
+		return 0;
+	/* Outside RAM they read as not present. */
+	if (vtx_read_guest(&vtx->vcpu, vtx_vmread(GUEST_CR3) & VTX_PAE_CR3_MASK,
+			   pdpte, sizeof(pdpte)))
+		memset(pdpte, 0, sizeof(pdpte));
+	for (i = 0; i < 4; i++)
+		if ((pdpte[i] & VTX_PDPTE_P) && (pdpte[i] & rsvd))
+			return -EINVAL;
+	for (i = 0; i < 4; i++)
+		vtx_vmwrite(GUEST_PDPTR0 + 2 * i, pdpte[i]);
+	return 0;
+}
+
 /*
  * Entering long mode does not look at TR, but a VM entry in IA-32e mode
  * wants a busy 64-bit TSS there: retype what the guest had loaded.
@@ -570,6 +614,9 @@ int vtx_set_cr0(struct vtx_vcpu *vtx, u64 cr0)
 		} else {
 			efer &= ~EFER_LMA;
 		}
+		if ((cr0 & X86_CR0_PG) &&
+		    vtx_load_pdptrs(vtx, cr0, vtx_guest_cr4(), efer))
+			return -EINVAL;
 		vtx_write_efer(vtx, efer);
 		vtx->flush_tlb = true;
 	}
@@ -716,6 +763,8 @@ static int vtx_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	vtx_write_efer(vtx, efer);
 	vtx_vmwrite(GUEST_CR0, vtx_hw_cr0(sregs->cr0));
 	vtx_vmwrite(CR0_READ_SHADOW, sregs->cr0);
+	/* Bad PDPTEs fail the next entry, as they would on hardware. */
+	vtx_load_pdptrs(vtx, sregs->cr0, sregs->cr4, efer);
 	vtx_vmcs_leave();
 	vtx->cr2 = sregs->cr2;
 	/* CD/NW never reach the hardware: check them as an entry would. */

@@ -135,6 +135,11 @@
 /* Virtual-APIC page: the TPR the guest's MOV CR8 reads and writes. */
 #define VTX_VAPIC_TPR			0x80
 
+/* PAE page-directory-pointer table entries and where CR3 points to them. */
+#define VTX_PDPTE_P			BIT_ULL(0)
+#define VTX_PDPTE_RSVD			(GENMASK_ULL(2, 1) | GENMASK_ULL(8, 5))
+#define VTX_PAE_CR3_MASK		0xffffffe0ULL
+
 /* Guest EFER bits a guest or VMM may set. */
 #define VTX_GUEST_EFER			(EFER_SCE | EFER_LME | EFER_LMA | EFER_NX)
 
