@@ -164,6 +164,24 @@ void vmx_vcpu_kick(struct vmx_vcpu *vcpu)
 		smp_call_function_single(cpu, vmx_vcpu_kick_ipi, NULL, 0);
 }
 
+/* VMMCALL/VMCALL: RAX = number, args in RBX RCX RDX RSI RDI, to the VMM. */
+void vmx_vcpu_exit_hypercall(struct vmx_vcpu *vcpu, u8 insn_len)
+{
+	struct vmx_run *run = vcpu->run;
+	static const enum vmx_gpr args[] = {
+		VMX_RBX, VMX_RCX, VMX_RDX, VMX_RSI, VMX_RDI,
+	};
+	int i;
+
+	run->exit_reason = VMX_EXIT_HYPERCALL;
+	run->hypercall.nr = vcpu->gprs[VMX_RAX];
+	for (i = 0; i < ARRAY_SIZE(args); i++)
+		run->hypercall.args[i] = vcpu->gprs[args[i]];
+	run->hypercall.ret = vcpu->gprs[VMX_RAX];
+	vcpu->pending_io = VMX_PENDING_HYPERCALL;
+	vcpu->pending_insn_len = insn_len;
+}
+
 void vmx_vcpu_exit_internal(struct vmx_vcpu *vcpu, u32 suberror,
 			    unsigned int ndata, const u64 *data)
 {

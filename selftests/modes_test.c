@@ -266,6 +266,43 @@ TEST_F(bare, protected_to_long_mode)
 }
 
 /* The framework's own 64-bit guest: long mode set up by the VMM. */
+/*
+ * A hardware task switch (far jump to a TSS) is something the kernel does
+ * not do for a guest: the VMM gets an internal-error exit naming it.
+ */
+TEST_F(bare, task_switch_is_internal_error)
+{
+	/* ljmp $0x20, $0 */
+	static const uint8_t code[] = { 0xea, 0, 0, 0, 0, 0x20, 0x00 };
+	static const uint64_t gdt[] = {
+		0, 0x00cf9a000000ffffULL, 0x00cf92000000ffffULL,
+		0x00af9a000000ffffULL,
+		0x0000891900000067ULL,	/* 32-bit TSS at 0x190000 */
+	};
+	struct vmx_sregs s;
+	struct ucall uc;
+
+	/*
+	 * Seen on the QEMU SVM rig: its emulated SVM never raises the
+	 * TASK_SWITCH intercept, the guest triple-faults instead.
+	 */
+	if (self->t->caps.backend == VMX_BACKEND_SVM)
+		SKIP(return, "QEMU's SVM emulation does not intercept task switches");
+	ASSERT_EQ(0, libvmx_write_gpa(self->t->vm, PM_LOAD, code, sizeof(code)));
+	protected_mode_at(_metadata, self->t, self->vcpu, PM_LOAD);
+	ASSERT_EQ(0, libvmx_write_gpa(self->t->vm, PM_GDT, gdt, sizeof(gdt)));
+	ASSERT_EQ(0, libvmx_vcpu_get_sregs(self->vcpu, &s));
+	s.gdt.limit = sizeof(gdt) - 1;
+	ASSERT_EQ(0, libvmx_vcpu_set_sregs(self->vcpu, &s));
+	ASSERT_EQ(UCALL_NONE, test_run(self->vcpu, &uc));
+	ASSERT_EQ(VMX_EXIT_INTERNAL_ERROR, self->run->exit_reason)
+		TH_LOG("%s", test_describe(self->vcpu, &uc));
+	EXPECT_EQ(VMX_INTERNAL_UNKNOWN_EXIT, self->run->internal.suberror);
+	EXPECT_GE(self->run->internal.ndata, 1);
+	/* The exit code of the CPU: Intel reason 9 (SVM would say 0x7d). */
+	EXPECT_EQ(9, self->run->internal.data[0]);
+}
+
 static void guest_long(void)
 {
 	uint64_t cr0, cr4, efer = guest_rdmsr(0xc0000080);

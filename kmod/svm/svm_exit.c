@@ -142,19 +142,7 @@ static int svm_exit_shutdown(struct svm_vcpu *svm)
 
 static int svm_exit_vmmcall(struct svm_vcpu *svm)
 {
-	struct vmx_vcpu *vcpu = &svm->vcpu;
-	struct vmx_run *run = vcpu->run;
-
-	run->exit_reason = VMX_EXIT_HYPERCALL;
-	run->hypercall.nr = vcpu->gprs[VMX_RAX];
-	run->hypercall.args[0] = vcpu->gprs[VMX_RBX];
-	run->hypercall.args[1] = vcpu->gprs[VMX_RCX];
-	run->hypercall.args[2] = vcpu->gprs[VMX_RDX];
-	run->hypercall.args[3] = vcpu->gprs[VMX_RSI];
-	run->hypercall.args[4] = vcpu->gprs[VMX_RDI];
-	run->hypercall.ret = vcpu->gprs[VMX_RAX];
-	vcpu->pending_io = VMX_PENDING_HYPERCALL;
-	vcpu->pending_insn_len = SVM_LEN_VMMCALL;
+	vmx_vcpu_exit_hypercall(&svm->vcpu, SVM_LEN_VMMCALL);
 	return 0;
 }
 

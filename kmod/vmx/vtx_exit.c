@@ -132,19 +132,7 @@ static int vtx_exit_rdpmc(struct vtx_vcpu *vtx, u32 reason)
 
 static int vtx_exit_vmcall(struct vtx_vcpu *vtx, u32 reason)
 {
-	struct vmx_vcpu *vcpu = &vtx->vcpu;
-	struct vmx_run *run = vcpu->run;
-
-	run->exit_reason = VMX_EXIT_HYPERCALL;
-	run->hypercall.nr = vcpu->gprs[VMX_RAX];
-	run->hypercall.args[0] = vcpu->gprs[VMX_RBX];
-	run->hypercall.args[1] = vcpu->gprs[VMX_RCX];
-	run->hypercall.args[2] = vcpu->gprs[VMX_RDX];
-	run->hypercall.args[3] = vcpu->gprs[VMX_RSI];
-	run->hypercall.args[4] = vcpu->gprs[VMX_RDI];
-	run->hypercall.ret = vcpu->gprs[VMX_RAX];
-	vcpu->pending_io = VMX_PENDING_HYPERCALL;
-	vcpu->pending_insn_len = vtx_vmread(VM_EXIT_INSTRUCTION_LEN);
+	vmx_vcpu_exit_hypercall(&vtx->vcpu, vtx_vmread(VM_EXIT_INSTRUCTION_LEN));
 	return 0;
 }
 
