@@ -192,7 +192,6 @@ extern const struct file_operations vmx_vm_fops;
 /* vcpu.c */
 int vmx_vcpu_create(struct vmx_vm *vm, const struct vmx_vcpu_create *args);
 int vmx_vcpu_run(struct vmx_vcpu *vcpu);
-void vmx_vcpu_kick(struct vmx_vcpu *vcpu);
 int vmx_vcpu_set_regs(struct vmx_vcpu *vcpu, const struct vmx_regs *regs);
 void vmx_vcpu_get_regs(struct vmx_vcpu *vcpu, struct vmx_regs *regs);
 int vmx_vcpu_get_fpu(struct vmx_vcpu *vcpu, struct vmx_fpu *fpu);

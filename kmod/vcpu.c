@@ -1,7 +1,7 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * vCPUs: creation, the run area, the generic run loop, register state
- * the core owns (GPRs, RIP, RFLAGS, FPU), event queueing and kicks.
+ * the core owns (GPRs, RIP, RFLAGS, FPU) and event queueing.
  */
 #include <linux/anon_inodes.h>
 #include <linux/file.h>
@@ -149,19 +149,6 @@ int vmx_vcpu_run(struct vmx_vcpu *vcpu)
 	if (ret == 0)
 		vcpu->stat.exits_to_user++;
 	return ret;
-}
-
-static void vmx_vcpu_kick_ipi(void *unused)
-{
-}
-
-/* Make a vCPU that may be in guest mode leave it soon (an IPI exits). */
-void vmx_vcpu_kick(struct vmx_vcpu *vcpu)
-{
-	int cpu = READ_ONCE(vcpu->cpu);
-
-	if (atomic_read(&vcpu->mode) == VMX_VCPU_IN_GUEST && cpu >= 0)
-		smp_call_function_single(cpu, vmx_vcpu_kick_ipi, NULL, 0);
 }
 
 /* VMMCALL/VMCALL: RAX = number, args in RBX RCX RDX RSI RDI, to the VMM. */
