@@ -162,6 +162,8 @@ struct vmx_vcpu {
 	struct preempt_notifier preempt_notifier;
 
 	struct vmx_pending_event pending_event;
+	/* An external interrupt an exit handler's exception displaced. */
+	struct vmx_pending_event deferred_irq;
 	enum vmx_pending_io pending_io;
 	u8 pending_insn_len;
 
@@ -202,6 +204,9 @@ int vmx_vcpu_xsetbv(struct vmx_vcpu *vcpu, unsigned int cpl);
 void vmx_vcpu_fpu_enter(struct vmx_vcpu *vcpu);
 void vmx_vcpu_fpu_exit(struct vmx_vcpu *vcpu);
 int vmx_event_check(const struct vmx_event *ev);
+void vmx_vcpu_queue_exception(struct vmx_vcpu *vcpu, u8 vector, bool has_error,
+			      u32 error_code);
+void vmx_vcpu_event_slot_free(struct vmx_vcpu *vcpu);
 int vmx_vcpu_inject(struct vmx_vcpu *vcpu, const struct vmx_event *ev);
 int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu);
 void vmx_vcpu_exit_hypercall(struct vmx_vcpu *vcpu, u8 insn_len);

@@ -249,6 +249,7 @@ static long vmx_vcpu_events_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
 		return -EINVAL;
 	vcpu->pending_event.valid = ev.pending_valid;
 	vcpu->pending_event.event = ev.pending;
+	vcpu->deferred_irq.valid = false;
 	return vmx_ops->set_events(vcpu, &ev);
 }
 

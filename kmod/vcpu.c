@@ -226,12 +226,37 @@ int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu)
 	return 0;
 
 inject_gp:
+	vmx_vcpu_queue_exception(vcpu, 13, true, 0);
+	return 0;
+}
+
+/*
+ * Queue an exception the kernel raises for the guest (#GP, #UD ...).  An
+ * external interrupt still waiting for its window is not lost: it steps
+ * aside and comes back once the exception has been delivered.
+ */
+void vmx_vcpu_queue_exception(struct vmx_vcpu *vcpu, u8 vector, bool has_error,
+			      u32 error_code)
+{
+	if (vcpu->pending_event.valid &&
+	    vcpu->pending_event.event.type == VMX_EVENT_EXTINT &&
+	    !vcpu->deferred_irq.valid)
+		vcpu->deferred_irq = vcpu->pending_event;
 	vcpu->pending_event.valid = true;
 	vcpu->pending_event.event = (struct vmx_event) {
-		.type = VMX_EVENT_EXCEPTION, .vector = 13,
-		.flags = VMX_EVENT_HAS_ERROR_CODE,
+		.type = VMX_EVENT_EXCEPTION, .vector = vector,
+		.flags = has_error ? VMX_EVENT_HAS_ERROR_CODE : 0,
+		.error_code = has_error ? error_code : 0,
 	};
-	return 0;
+}
+
+/* After an exit: a displaced interrupt takes the free slot again. */
+void vmx_vcpu_event_slot_free(struct vmx_vcpu *vcpu)
+{
+	if (vcpu->pending_event.valid || !vcpu->deferred_irq.valid)
+		return;
+	vcpu->pending_event = vcpu->deferred_irq;
+	vcpu->deferred_irq.valid = false;
 }
 
 /* Exceptions that push an error code: #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP, #VC, #SX. */

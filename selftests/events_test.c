@@ -312,6 +312,58 @@ TEST(events_get_set_roundtrip)
 }
 
 /* The window opens at the first instruction after STI. */
+static volatile uint64_t gp_seen;
+
+static uint64_t gp_skip_rdmsr(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	gp_seen++;
+	return rip + 2;		/* rdmsr is 0f 32 */
+}
+
+static void guest_irq_displaced(void)
+{
+	guest_handlers[13] = gp_skip_rdmsr;
+	guest_handlers[0x44] = irq_handler;
+	guest_sti();
+	GUEST_SYNC(1);
+	/* IF is clear now (the VMM cleared it): the interrupt must wait. */
+	guest_rdmsr(0x12345678);
+	GUEST_ASSERT_EQ(gp_seen, 1);
+	GUEST_ASSERT_EQ(irq_vector, 0);
+	guest_sti();
+	while (!irq_vector)
+		guest_pause();
+	GUEST_SYNC2(2, irq_vector);
+	GUEST_DONE();
+}
+
+/*
+ * An external interrupt waiting for its window is not lost when the
+ * kernel raises an exception (#GP for an unknown MSR) in the meantime.
+ */
+TEST(exception_does_not_displace_waiting_irq)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_regs regs;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_irq_displaced));
+	vcpu = t->vcpus[0];
+	ASSERT_SYNC(vcpu, 1);
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXTINT, 0x44, 0, 0));
+	ASSERT_EQ(0, libvmx_vcpu_get_regs(vcpu, &regs));
+	regs.rflags &= ~(1ULL << 9);
+	/* SET_REGS takes over the ucall's OUT: step over it ourselves. */
+	regs.rip += libvmx_vcpu_run_area(vcpu)->io.insn_len;
+	ASSERT_EQ(0, libvmx_vcpu_set_regs(vcpu, &regs));
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(0x44, uc.args[1]);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
 static void guest_shadow(void)
 {
 	guest_handlers[0x50] = irq_handler;

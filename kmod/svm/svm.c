@@ -190,14 +190,7 @@ void svm_skip_insn(struct svm_vcpu *svm, unsigned int len)
 void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
 			 u32 error_code)
 {
-	struct vmx_vcpu *vcpu = &svm->vcpu;
-
-	vcpu->pending_event.valid = true;
-	vcpu->pending_event.event = (struct vmx_event) {
-		.type = VMX_EVENT_EXCEPTION, .vector = vector,
-		.flags = has_error ? VMX_EVENT_HAS_ERROR_CODE : 0,
-		.error_code = has_error ? error_code : 0,
-	};
+	vmx_vcpu_queue_exception(&svm->vcpu, vector, has_error, error_code);
 }
 
 static u16 svm_seg_attr(const struct vmx_segment *s)
@@ -888,6 +881,7 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	svm->vmm_state = false;
 	svm_save_regs(svm);
 	svm_requeue_exit_int_info(svm);
+	vmx_vcpu_event_slot_free(vcpu);
 	return svm_handle_exit(svm);
 }
 

@@ -493,14 +493,7 @@ void vtx_skip_insn(struct vtx_vcpu *vtx)
 void vtx_queue_exception(struct vtx_vcpu *vtx, u8 vector, bool has_error,
 			 u32 error_code)
 {
-	struct vmx_vcpu *vcpu = &vtx->vcpu;
-
-	vcpu->pending_event.valid = true;
-	vcpu->pending_event.event = (struct vmx_event) {
-		.type = VMX_EVENT_EXCEPTION, .vector = vector,
-		.flags = has_error ? VMX_EVENT_HAS_ERROR_CODE : 0,
-		.error_code = has_error ? error_code : 0,
-	};
+	vmx_vcpu_queue_exception(&vtx->vcpu, vector, has_error, error_code);
 }
 
 /* CR0 as the hardware runs it: NE on, CD/NW off, fixed bits set. */
@@ -1462,6 +1455,7 @@ static int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 	if (reason & VTX_EXIT_FAILED_ENTRY)
 		return vtx_handle_exit(vtx, reason);
 	vtx_requeue_idt_vectoring(vtx);
+	vmx_vcpu_event_slot_free(vcpu);
 	return vtx_handle_exit(vtx, reason);
 }
 
