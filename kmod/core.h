@@ -210,6 +210,7 @@ void vmx_vcpu_event_slot_free(struct vmx_vcpu *vcpu);
 int vmx_vcpu_inject(struct vmx_vcpu *vcpu, const struct vmx_event *ev);
 int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu);
 void vmx_vcpu_exit_hypercall(struct vmx_vcpu *vcpu, u8 insn_len);
+void vmx_vcpu_exit_pio(struct vmx_vcpu *vcpu);
 void vmx_vcpu_exit_internal(struct vmx_vcpu *vcpu, u32 suberror,
 			    unsigned int ndata, const u64 *data);
 extern const struct file_operations vmx_vcpu_fops;

@@ -151,6 +151,25 @@ int vmx_vcpu_run(struct vmx_vcpu *vcpu)
 	return ret;
 }
 
+/*
+ * A plain IN/OUT whose run->io the backend filled: OUT data from RAX;
+ * the next VMX_RUN completes it (IN data into RAX, RIP past it).
+ */
+void vmx_vcpu_exit_pio(struct vmx_vcpu *vcpu)
+{
+	struct vmx_run *run = vcpu->run;
+
+	vcpu->pending_insn_len = run->io.insn_len;
+	if (run->io.direction == VMX_IO_OUT) {
+		run->io.data = vcpu->gprs[VMX_RAX] &
+			       (run->io.size == 4 ? 0xffffffffULL :
+				(1ULL << (run->io.size * 8)) - 1);
+		vcpu->pending_io = VMX_PENDING_PIO_OUT;
+	} else {
+		vcpu->pending_io = VMX_PENDING_PIO_IN;
+	}
+}
+
 /* VMMCALL/VMCALL: RAX = number, args in RBX RCX RDX RSI RDI, to the VMM. */
 void vmx_vcpu_exit_hypercall(struct vmx_vcpu *vcpu, u8 insn_len)
 {

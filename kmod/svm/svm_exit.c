@@ -109,15 +109,7 @@ static int svm_exit_io(struct svm_vcpu *svm)
 	/* String I/O is finished by the VMM (libvmx's assist), RIP too. */
 	if (run->io.string)
 		return 0;
-	vcpu->pending_insn_len = run->io.insn_len;
-	if (run->io.direction == VMX_IO_OUT) {
-		run->io.data = vcpu->gprs[VMX_RAX] &
-			       (run->io.size == 4 ? 0xffffffffULL :
-				(1ULL << (run->io.size * 8)) - 1);
-		vcpu->pending_io = VMX_PENDING_PIO_OUT;
-	} else {
-		vcpu->pending_io = VMX_PENDING_PIO_IN;
-	}
+	vmx_vcpu_exit_pio(vcpu);
 	return 0;
 }
 
