@@ -63,6 +63,13 @@ struct vmx_events;
  *			its own), -EINVAL for a refused value
  * @get_events/@set_events: interrupt shadow, NMI masking
  * @irq_window_open:	can the guest take an external interrupt now
+ * @nmi_allowed:	can the guest take an NMI now (not blocked by one
+ *			in progress or by an interrupt shadow)
+ *
+ * Events: the core keeps the queue (event.c).  At each entry the backend
+ * asks vmx_event_pick() for at most one event, injects it, and opens the
+ * windows the plan asks for; after the exit it hands vmx_event_exit() the
+ * event whose delivery the exit interrupted, if any.
  */
 struct vmx_backend_ops {
 	const char *name;
@@ -94,6 +101,7 @@ struct vmx_backend_ops {
 	void (*get_events)(struct vmx_vcpu *vcpu, struct vmx_events *events);
 	int (*set_events)(struct vmx_vcpu *vcpu, const struct vmx_events *events);
 	bool (*irq_window_open)(struct vmx_vcpu *vcpu);
+	bool (*nmi_allowed)(struct vmx_vcpu *vcpu);
 };
 
 #ifdef CONFIG_VMX_HV_SVM

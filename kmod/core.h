@@ -115,9 +115,43 @@ enum vmx_gpr {
 	VMX_NR_GPRS
 };
 
-/* An event queued by the VMM, delivered at the next entry. */
-struct vmx_pending_event {
-	bool valid;
+/* Which slot of the event queue went into the hardware at this entry. */
+enum vmx_injected {
+	VMX_INJECTED_NONE,
+	VMX_INJECTED_EXCEPTION,
+	VMX_INJECTED_INTERRUPTED,
+	VMX_INJECTED_NMI,
+	VMX_INJECTED_IRQ,
+};
+
+/*
+ * struct vmx_event_queue - what the guest is owed (see event.c)
+ * @exception:	an exception raised by the kernel or the VMM
+ * @nmi_pending: an NMI waits for the guest to be able to take it
+ * @irq_pending: external interrupt @irq_vector waits for its window
+ * @interrupted: an event whose delivery an exit cut short
+ * @triple_fault: the double-fault rules ended in a shutdown
+ * @exit_in_delivery: the current exit cut an event delivery short
+ * @injected:	the slot injected at the current entry
+ */
+struct vmx_event_queue {
+	struct vmx_event exception;
+	struct vmx_event interrupted;
+	bool exception_pending;
+	bool interrupted_valid;
+	bool nmi_pending;
+	bool irq_pending;
+	u8 irq_vector;
+	bool triple_fault;
+	bool exit_in_delivery;
+	enum vmx_injected injected;
+};
+
+/* The core's choice for one entry (vmx_event_pick()). */
+struct vmx_event_plan {
+	bool inject;		/* inject @event */
+	bool nmi_window;	/* exit as soon as the guest can take an NMI */
+	bool irq_window;	/* ... or an external interrupt */
 	struct vmx_event event;
 };
 
@@ -129,6 +163,18 @@ enum vmx_pending_io {
 	VMX_PENDING_HYPERCALL,	/* write run->hypercall.ret into RAX, advance */
 	VMX_PENDING_MSR_READ,	/* run->msr.data to EDX:EAX or #GP, advance */
 	VMX_PENDING_MSR_WRITE,	/* #GP or advance */
+};
+
+/* A port-I/O exit as the backend decoded it (vmx_vcpu_exit_io()). */
+struct vmx_io_info {
+	u16 port;
+	u8 size;		/* 1, 2 or 4 */
+	bool in;
+	bool string;
+	bool rep;
+	u8 addr_size;		/* 16/32/64, 0 if unknown */
+	u8 seg;
+	u8 insn_len;
 };
 
 /*
@@ -161,15 +207,17 @@ struct vmx_vcpu {
 	u64 tlb_gen_seen;
 	struct preempt_notifier preempt_notifier;
 
-	struct vmx_pending_event pending_event;
-	/* An external interrupt an exit handler's exception displaced. */
-	struct vmx_pending_event deferred_irq;
+	struct vmx_event_queue events;
 	enum vmx_pending_io pending_io;
 	u8 pending_insn_len;
+	u8 pending_io_size;
 
 	void *fpu;
 	u64 xcr0;
-	bool fpu_valid;
+	u32 guest_pkru;
+	u32 host_pkru;
+	/* The CPU refused the guest's XCR0 at entry: end the run. */
+	bool fpu_fault;
 
 	/* Software-kept MSRs a guest OS touches but the hardware does not. */
 	u64 msr_tsc_aux;
@@ -196,24 +244,36 @@ int vmx_vcpu_create(struct vmx_vm *vm, const struct vmx_vcpu_create *args);
 int vmx_vcpu_run(struct vmx_vcpu *vcpu);
 int vmx_vcpu_set_regs(struct vmx_vcpu *vcpu, const struct vmx_regs *regs);
 void vmx_vcpu_get_regs(struct vmx_vcpu *vcpu, struct vmx_regs *regs);
-int vmx_vcpu_get_fpu(struct vmx_vcpu *vcpu, struct vmx_fpu *fpu);
-int vmx_vcpu_set_fpu(struct vmx_vcpu *vcpu, const struct vmx_fpu *fpu);
-void vmx_fpu_setup(void);
-u64 vmx_guest_xcr0_mask(void);
-int vmx_vcpu_xsetbv(struct vmx_vcpu *vcpu, unsigned int cpl);
-void vmx_vcpu_fpu_enter(struct vmx_vcpu *vcpu);
-void vmx_vcpu_fpu_exit(struct vmx_vcpu *vcpu);
-int vmx_event_check(const struct vmx_event *ev);
-void vmx_vcpu_queue_exception(struct vmx_vcpu *vcpu, u8 vector, bool has_error,
-			      u32 error_code);
-void vmx_vcpu_event_slot_free(struct vmx_vcpu *vcpu);
-int vmx_vcpu_inject(struct vmx_vcpu *vcpu, const struct vmx_event *ev);
 int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu);
 void vmx_vcpu_exit_hypercall(struct vmx_vcpu *vcpu, u8 insn_len);
-void vmx_vcpu_exit_pio(struct vmx_vcpu *vcpu);
+void vmx_vcpu_exit_io(struct vmx_vcpu *vcpu, const struct vmx_io_info *io);
 void vmx_vcpu_exit_internal(struct vmx_vcpu *vcpu, u32 suberror,
 			    unsigned int ndata, const u64 *data);
 extern const struct file_operations vmx_vcpu_fops;
+
+/* event.c: the event queue */
+int vmx_event_check(const struct vmx_event *ev);
+void vmx_vcpu_queue_exception(struct vmx_vcpu *vcpu, u8 vector, bool has_error,
+			      u32 error_code);
+int vmx_vcpu_inject(struct vmx_vcpu *vcpu, const struct vmx_event *ev);
+void vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan);
+int vmx_event_exit(struct vmx_vcpu *vcpu, const struct vmx_event *interrupted);
+bool vmx_event_wakes_hlt(struct vmx_vcpu *vcpu);
+bool vmx_event_triple_fault(struct vmx_vcpu *vcpu);
+bool vmx_event_mmio_in_delivery(struct vmx_vcpu *vcpu, u64 gpa);
+int vmx_vcpu_set_event_queue(struct vmx_vcpu *vcpu, const struct vmx_events *ev);
+void vmx_vcpu_get_event_queue(struct vmx_vcpu *vcpu, struct vmx_events *ev);
+
+/* fpu.c: guest FPU/XSAVE, XCR0 and PKRU */
+void vmx_fpu_setup(void);
+u64 vmx_guest_xcr0_mask(void);
+bool vmx_xcr0_valid(u64 xcr0);
+int vmx_vcpu_xsetbv(struct vmx_vcpu *vcpu, unsigned int cpl);
+void vmx_vcpu_fpu_enter(struct vmx_vcpu *vcpu);
+void vmx_vcpu_fpu_exit(struct vmx_vcpu *vcpu);
+int vmx_vcpu_get_fpu(struct vmx_vcpu *vcpu, struct vmx_fpu *fpu);
+int vmx_vcpu_set_fpu(struct vmx_vcpu *vcpu, const struct vmx_fpu *fpu);
+void vmx_fpu_reset(struct vmx_vcpu *vcpu);
 
 /* msr.c: MSRs kept by the core for every backend */
 int vmx_msr_get(struct vmx_vcpu *vcpu, u32 index, u64 *data);

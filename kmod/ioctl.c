@@ -230,26 +230,22 @@ static long vmx_vcpu_events_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
 				  void __user *argp)
 {
 	struct vmx_events ev;
+	int ret;
 
 	if (cmd == VMX_GET_EVENTS) {
 		memset(&ev, 0, sizeof(ev));
 		vmx_ops->get_events(vcpu, &ev);
-		ev.pending_valid = vcpu->pending_event.valid;
-		if (ev.pending_valid)
-			ev.pending = vcpu->pending_event.event;
+		vmx_vcpu_get_event_queue(vcpu, &ev);
 		return copy_to_user(argp, &ev, sizeof(ev)) ? -EFAULT : 0;
 	}
 	if (copy_from_user(&ev, argp, sizeof(ev)))
 		return -EFAULT;
-	if (ev.flags || ev.pad2 || ev.pending_valid > 1 || ev.int_shadow > 1 ||
-	    ev.nmi_masked > 1 || !vmx_all_zero(ev.pad, sizeof(ev.pad)) ||
-	    !vmx_all_zero(ev.reserved, sizeof(ev.reserved)))
+	if (ev.flags || ev.pad || ev.pad2 || ev.int_shadow > 1 ||
+	    ev.nmi_masked > 1)
 		return -EINVAL;
-	if (ev.pending_valid && vmx_event_check(&ev.pending))
-		return -EINVAL;
-	vcpu->pending_event.valid = ev.pending_valid;
-	vcpu->pending_event.event = ev.pending;
-	vcpu->deferred_irq.valid = false;
+	ret = vmx_vcpu_set_event_queue(vcpu, &ev);
+	if (ret)
+		return ret;
 	return vmx_ops->set_events(vcpu, &ev);
 }
 

@@ -302,6 +302,8 @@ static void vmx_mmu_exit_mmio(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 {
 	struct vmx_run *run = vcpu->run;
 
+	if (vmx_event_mmio_in_delivery(vcpu, gpa))
+		return;
 	run->exit_reason = VMX_EXIT_MMIO;
 	memset(&run->mmio, 0, sizeof(run->mmio));
 	run->mmio.gpa = gpa;

@@ -10,8 +10,6 @@
 #include <linux/preempt.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
-#include <asm/fpu/api.h>
-#include <asm/fpu/xcr.h>
 
 #include "core.h"
 
@@ -57,78 +55,57 @@ static void vmx_vcpu_put(struct vmx_vcpu *vcpu)
 }
 
 /*
- * Guest FPU/XSAVE state: switched by hand inside kernel_fpu_begin/end,
- * which saves the task's own state and lets us own the registers.  This
- * needs none of the FPU helpers newer kernels reserve for KVM.
+ * Work the thread owes the kernel before it may enter the guest.  A
+ * signal ends the run (VMX_EXIT_INTR).  Task work and the other
+ * return-to-user duties (TIF_NOTIFY_RESUME: task_work, memcg and blkcg
+ * throttling, rseq) can only run on the way out, since their helpers are
+ * not exported to modules: VMX_RUN returns to user space through the
+ * notify-signal path, which restarts it without the VMM seeing anything.
  */
-static bool vmx_have_xsave;
-static u64 vmx_host_xcr0;
-
-void vmx_fpu_setup(void)
+static int vmx_vcpu_handle_work(struct vmx_vcpu *vcpu)
 {
-	vmx_have_xsave = boot_cpu_has(X86_FEATURE_XSAVE);
-	vmx_host_xcr0 = vmx_have_xsave ? xgetbv(XCR_XFEATURE_ENABLED_MASK) : 0;
+	struct vmx_run *run = vcpu->run;
+
+	if (READ_ONCE(run->immediate_exit) || task_sigpending(current)) {
+		run->exit_reason = VMX_EXIT_INTR;
+		return -EINTR;
+	}
+	if (test_thread_flag(TIF_NOTIFY_RESUME) ||
+	    test_thread_flag(TIF_NOTIFY_SIGNAL)) {
+		set_thread_flag(TIF_NOTIFY_SIGNAL);
+		return -ERESTARTNOINTR;
+	}
+	cond_resched();
+	return 0;
 }
 
-/*
- * The guest's area is restored and saved with the host's XCR0 in force
- * and every component a guest may use requested, so that all of its
- * registers (SSE too, whatever the guest's XCR0) are the guest's while it
- * runs; the guest's own XCR0 is switched in only around the entry.
- */
-void vmx_vcpu_fpu_enter(struct vmx_vcpu *vcpu)
+static int vmx_vcpu_fpu_refused(struct vmx_vcpu *vcpu)
 {
-	u8 *area = vcpu->fpu;
-	u64 mask;
+	u64 xcr0 = vcpu->xcr0;
 
-	kernel_fpu_begin();
-	if (!vmx_have_xsave) {
-		asm volatile("fxrstor64 %[area]" : : [area] "m" (*area));
-		return;
-	}
-	mask = vmx_guest_xcr0_mask();
-	asm volatile("xrstor64 %[area]"
-		     : : [area] "m" (*area), "a" ((u32)mask),
-		       "d" ((u32)(mask >> 32)) : "memory");
-	if (vcpu->xcr0 != vmx_host_xcr0)
-		xsetbv(XCR_XFEATURE_ENABLED_MASK, vcpu->xcr0);
-}
-
-void vmx_vcpu_fpu_exit(struct vmx_vcpu *vcpu)
-{
-	u8 *area = vcpu->fpu;
-	u64 mask;
-
-	if (!vmx_have_xsave) {
-		asm volatile("fxsave64 %[area]" : [area] "=m" (*area));
-	} else {
-		if (vcpu->xcr0 != vmx_host_xcr0)
-			xsetbv(XCR_XFEATURE_ENABLED_MASK, vmx_host_xcr0);
-		mask = vmx_guest_xcr0_mask();
-		asm volatile("xsave64 %[area]"
-			     : [area] "=m" (*area) : "a" ((u32)mask),
-			       "d" ((u32)(mask >> 32)) : "memory");
-	}
-	kernel_fpu_end();
+	vcpu->fpu_fault = false;
+	vmx_vcpu_exit_internal(vcpu, VMX_INTERNAL_HOST_REFUSED, 1, &xcr0);
+	return 0;
 }
 
 /*
  * The generic run loop.  Stay in the kernel and re-enter unless the exit
  * needs user space (backend returns 0), something failed (< 0), or the
- * thread has work pending: a signal (-> VMX_EXIT_INTR) or a reschedule.
+ * thread has work pending (vmx_vcpu_handle_work()).
  */
 static int vmx_vcpu_run_loop(struct vmx_vcpu *vcpu)
 {
-	struct vmx_run *run = vcpu->run;
 	int ret;
 
 	for (;;) {
-		if (READ_ONCE(run->immediate_exit) || signal_pending(current)) {
-			run->exit_reason = VMX_EXIT_INTR;
-			return -EINTR;
-		}
-		cond_resched();
+		ret = vmx_vcpu_handle_work(vcpu);
+		if (ret)
+			return ret;
+		if (vmx_event_triple_fault(vcpu))
+			return 0;
 		ret = vmx_ops->vcpu_run(vcpu);
+		if (unlikely(vcpu->fpu_fault))
+			return vmx_vcpu_fpu_refused(vcpu);
 		if (ret <= 0)
 			return ret;
 	}
@@ -151,22 +128,41 @@ int vmx_vcpu_run(struct vmx_vcpu *vcpu)
 	return ret;
 }
 
+static u64 vmx_io_mask(u8 size)
+{
+	return size == 4 ? 0xffffffffULL : size == 2 ? 0xffff : 0xff;
+}
+
 /*
- * A plain IN/OUT whose run->io the backend filled: OUT data from RAX;
- * the next VMX_RUN completes it (IN data into RAX, RIP past it).
+ * A port-I/O exit.  The run area gets the VMM's copy; what the next
+ * VMX_RUN needs to complete a plain IN/OUT (size, instruction length)
+ * stays in the kernel, since the VMM can write the run area at any time.
+ * String I/O is finished by the VMM (libvmx's assist), RIP included.
  */
-void vmx_vcpu_exit_pio(struct vmx_vcpu *vcpu)
+void vmx_vcpu_exit_io(struct vmx_vcpu *vcpu, const struct vmx_io_info *io)
 {
 	struct vmx_run *run = vcpu->run;
 
-	vcpu->pending_insn_len = run->io.insn_len;
-	if (run->io.direction == VMX_IO_OUT) {
-		run->io.data = vcpu->gprs[VMX_RAX] &
-			       (run->io.size == 4 ? 0xffffffffULL :
-				(1ULL << (run->io.size * 8)) - 1);
-		vcpu->pending_io = VMX_PENDING_PIO_OUT;
-	} else {
+	memset(&run->io, 0, sizeof(run->io));
+	run->exit_reason = VMX_EXIT_IO;
+	run->io.port = io->port;
+	run->io.direction = io->in ? VMX_IO_IN : VMX_IO_OUT;
+	run->io.size = io->size;
+	run->io.string = io->string;
+	run->io.rep = io->rep;
+	run->io.addr_size = io->addr_size;
+	run->io.seg = io->seg;
+	run->io.insn_len = io->insn_len;
+	if (io->string)
+		return;
+
+	vcpu->pending_io_size = io->size;
+	vcpu->pending_insn_len = io->insn_len;
+	if (io->in) {
 		vcpu->pending_io = VMX_PENDING_PIO_IN;
+	} else {
+		run->io.data = vcpu->gprs[VMX_RAX] & vmx_io_mask(io->size);
+		vcpu->pending_io = VMX_PENDING_PIO_OUT;
 	}
 }
 
@@ -209,35 +205,36 @@ int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu)
 {
 	struct vmx_run *run = vcpu->run;
 	enum vmx_pending_io pending = vcpu->pending_io;
-	u64 mask;
+	u64 mask, data;
 
 	vcpu->pending_io = VMX_PENDING_NONE;
 	switch (pending) {
 	case VMX_PENDING_NONE:
 		return 0;
 	case VMX_PENDING_PIO_IN:
-		mask = run->io.size == 4 ? 0xffffffffULL :
-		       (1ULL << (run->io.size * 8)) - 1;
+		mask = vmx_io_mask(vcpu->pending_io_size);
+		data = READ_ONCE(run->io.data);
 		/* A 32-bit IN zero-extends into RAX; 8/16-bit ones merge. */
-		if (run->io.size == 4)
-			vcpu->gprs[VMX_RAX] = (u32)run->io.data;
+		if (vcpu->pending_io_size == 4)
+			vcpu->gprs[VMX_RAX] = (u32)data;
 		else
 			vcpu->gprs[VMX_RAX] = (vcpu->gprs[VMX_RAX] & ~mask) |
-					      (run->io.data & mask);
+					      (data & mask);
 		break;
 	case VMX_PENDING_PIO_OUT:
 		break;
 	case VMX_PENDING_HYPERCALL:
-		vcpu->gprs[VMX_RAX] = run->hypercall.ret;
+		vcpu->gprs[VMX_RAX] = READ_ONCE(run->hypercall.ret);
 		break;
 	case VMX_PENDING_MSR_READ:
-		if (run->msr.error)
+		if (READ_ONCE(run->msr.error))
 			goto inject_gp;
-		vcpu->gprs[VMX_RAX] = (u32)run->msr.data;
-		vcpu->gprs[VMX_RDX] = run->msr.data >> 32;
+		data = READ_ONCE(run->msr.data);
+		vcpu->gprs[VMX_RAX] = (u32)data;
+		vcpu->gprs[VMX_RDX] = data >> 32;
 		break;
 	case VMX_PENDING_MSR_WRITE:
-		if (run->msr.error)
+		if (READ_ONCE(run->msr.error))
 			goto inject_gp;
 		break;
 	}
@@ -246,77 +243,6 @@ int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu)
 
 inject_gp:
 	vmx_vcpu_queue_exception(vcpu, 13, true, 0);
-	return 0;
-}
-
-/*
- * Queue an exception the kernel raises for the guest (#GP, #UD ...).  An
- * external interrupt still waiting for its window is not lost: it steps
- * aside and comes back once the exception has been delivered.
- */
-void vmx_vcpu_queue_exception(struct vmx_vcpu *vcpu, u8 vector, bool has_error,
-			      u32 error_code)
-{
-	if (vcpu->pending_event.valid &&
-	    vcpu->pending_event.event.type == VMX_EVENT_EXTINT &&
-	    !vcpu->deferred_irq.valid)
-		vcpu->deferred_irq = vcpu->pending_event;
-	vcpu->pending_event.valid = true;
-	vcpu->pending_event.event = (struct vmx_event) {
-		.type = VMX_EVENT_EXCEPTION, .vector = vector,
-		.flags = has_error ? VMX_EVENT_HAS_ERROR_CODE : 0,
-		.error_code = has_error ? error_code : 0,
-	};
-}
-
-/* After an exit: a displaced interrupt takes the free slot again. */
-void vmx_vcpu_event_slot_free(struct vmx_vcpu *vcpu)
-{
-	if (vcpu->pending_event.valid || !vcpu->deferred_irq.valid)
-		return;
-	vcpu->pending_event = vcpu->deferred_irq;
-	vcpu->deferred_irq.valid = false;
-}
-
-/* Exceptions that push an error code: #DF, #TS, #NP, #SS, #GP, #PF, #AC, #CP, #VC, #SX. */
-#define VMX_EXC_ERROR_CODES	(BIT(8) | GENMASK(14, 10) | BIT(17) | BIT(21) | \
-				 BIT(29) | BIT(30))
-
-/* Is @ev a well-formed event (type, vector, error code, reserved)? */
-int vmx_event_check(const struct vmx_event *ev)
-{
-	if (ev->flags & ~VMX_EVENT_HAS_ERROR_CODE ||
-	    !vmx_all_zero(ev->reserved, sizeof(ev->reserved)) ||
-	    (!ev->flags && ev->error_code))
-		return -EINVAL;
-	switch (ev->type) {
-	case VMX_EVENT_EXTINT:
-		return ev->vector >= 32 && ev->vector <= 255 && !ev->flags ?
-		       0 : -EINVAL;
-	case VMX_EVENT_NMI:
-		return ev->vector == 2 && !ev->flags ? 0 : -EINVAL;
-	case VMX_EVENT_EXCEPTION:
-		if (ev->vector > 31 || ev->vector == 2)
-			return -EINVAL;
-		/* The error code goes with the vector, both ways. */
-		return !!(ev->flags & VMX_EVENT_HAS_ERROR_CODE) ==
-		       !!(VMX_EXC_ERROR_CODES & BIT(ev->vector)) ? 0 : -EINVAL;
-	}
-	return -EINVAL;
-}
-
-int vmx_vcpu_inject(struct vmx_vcpu *vcpu, const struct vmx_event *ev)
-{
-	int ret = vmx_event_check(ev);
-
-	if (ret)
-		return ret;
-	if (vcpu->pending_event.valid)
-		return -EBUSY;
-	if (ev->type == VMX_EVENT_EXTINT && !vmx_ops->irq_window_open(vcpu))
-		return -EBUSY;
-	vcpu->pending_event.event = *ev;
-	vcpu->pending_event.valid = true;
 	return 0;
 }
 
@@ -344,99 +270,6 @@ int vmx_vcpu_set_regs(struct vmx_vcpu *vcpu, const struct vmx_regs *regs)
 	return 0;
 }
 
-/* XSAVE features a guest may enable: x87, SSE, AVX, AVX-512. */
-#define VMX_XCR0_SUPPORTED	(XFEATURE_MASK_FP | XFEATURE_MASK_SSE | \
-				 XFEATURE_MASK_YMM | XFEATURE_MASK_OPMASK | \
-				 XFEATURE_MASK_ZMM_Hi256 | XFEATURE_MASK_Hi16_ZMM)
-
-u64 vmx_guest_xcr0_mask(void)
-{
-	return vmx_have_xsave ? vmx_host_xcr0 & VMX_XCR0_SUPPORTED : XFEATURE_MASK_FP;
-}
-
-/*
- * A guest XSETBV (ECX, EDX:EAX) at @cpl: 0 with the new XCR0 taken (the
- * caller advances RIP), -EINVAL when the guest must get #GP.
- */
-int vmx_vcpu_xsetbv(struct vmx_vcpu *vcpu, unsigned int cpl)
-{
-	u64 xcr0 = (u32)vcpu->gprs[VMX_RAX] | (vcpu->gprs[VMX_RDX] << 32);
-	u64 mask = vmx_guest_xcr0_mask();
-
-	if (cpl || (u32)vcpu->gprs[VMX_RCX] != 0)
-		return -EINVAL;
-	/* x87 always; AVX needs SSE; AVX-512 state all or nothing, with AVX. */
-	if (!(xcr0 & XFEATURE_MASK_FP) || xcr0 & ~mask ||
-	    ((xcr0 & XFEATURE_MASK_YMM) && !(xcr0 & XFEATURE_MASK_SSE)))
-		return -EINVAL;
-	if (xcr0 & XFEATURE_MASK_AVX512 &&
-	    ((xcr0 & XFEATURE_MASK_AVX512) != (mask & XFEATURE_MASK_AVX512) ||
-	     !(xcr0 & XFEATURE_MASK_YMM)))
-		return -EINVAL;
-	vcpu->xcr0 = xcr0;
-	return 0;
-}
-
-int vmx_vcpu_get_fpu(struct vmx_vcpu *vcpu, struct vmx_fpu *fpu)
-{
-	memset(fpu, 0, sizeof(*fpu));
-	fpu->xcr0 = vcpu->xcr0;
-	memcpy(fpu->xsave, vcpu->fpu, sizeof(fpu->xsave));
-	return 0;
-}
-
-/* XSAVE header: XSTATE_BV at 512, XCOMP_BV at 520, rest reserved. */
-#define VMX_XSAVE_HDR		512
-#define VMX_XSAVE_MXCSR		24
-
-/* Components the saved area may hold: what XSAVE saves for us. */
-static u64 vmx_fpu_area_mask(void)
-{
-	return vmx_have_xsave ? vmx_guest_xcr0_mask() :
-				XFEATURE_MASK_FP | XFEATURE_MASK_SSE;
-}
-
-int vmx_vcpu_set_fpu(struct vmx_vcpu *vcpu, const struct vmx_fpu *fpu)
-{
-	const u64 *hdr = (const u64 *)(fpu->xsave + VMX_XSAVE_HDR);
-	u32 mxcsr;
-
-	if (fpu->flags || fpu->pad ||
-	    !vmx_all_zero(fpu->reserved, sizeof(fpu->reserved)))
-		return -EINVAL;
-	if (!(fpu->xcr0 & XFEATURE_MASK_FP) ||
-	    fpu->xcr0 & ~vmx_guest_xcr0_mask() ||
-	    ((fpu->xcr0 & XFEATURE_MASK_YMM) && !(fpu->xcr0 & XFEATURE_MASK_SSE)))
-		return -EINVAL;
-	/*
-	 * XRSTOR would fault on these: refuse them here instead.  The
-	 * header is checked without XSAVE too, so that one area is valid
-	 * or not on every CPU.
-	 */
-	if (hdr[0] & ~vmx_fpu_area_mask() || hdr[1] ||
-	    !vmx_all_zero(&hdr[2], 48))
-		return -EINVAL;
-	memcpy(&mxcsr, fpu->xsave + VMX_XSAVE_MXCSR, sizeof(mxcsr));
-	if (mxcsr & ~0xffffU)
-		return -EINVAL;
-	vcpu->xcr0 = fpu->xcr0;
-	memcpy(vcpu->fpu, fpu->xsave, sizeof(fpu->xsave));
-	return 0;
-}
-
-/* The x86 reset state of the FPU: FCW 0x37f, MXCSR 0x1f80, all empty. */
-static void vmx_vcpu_fpu_reset(struct vmx_vcpu *vcpu)
-{
-	u8 *area = vcpu->fpu;
-
-	memset(area, 0, 4096);
-	*(u16 *)area = 0x37f;
-	*(u32 *)(area + VMX_XSAVE_MXCSR) = 0x1f80;
-	/* Mark x87 and SSE as holding the values above. */
-	*(u64 *)(area + VMX_XSAVE_HDR) = XFEATURE_MASK_FP | XFEATURE_MASK_SSE;
-	vcpu->xcr0 = XFEATURE_MASK_FP;
-}
-
 static void vmx_vcpu_reset(struct vmx_vcpu *vcpu)
 {
 	memset(vcpu->gprs, 0, sizeof(vcpu->gprs));
@@ -445,7 +278,7 @@ static void vmx_vcpu_reset(struct vmx_vcpu *vcpu)
 	vcpu->rip = 0xfff0;
 	vcpu->rflags = VMX_RFLAGS_FIXED1;
 	vcpu->msr_apic_base = 0xfee00000ULL | BIT(11) | (vcpu->id ? 0 : BIT(8));
-	vmx_vcpu_fpu_reset(vcpu);
+	vmx_fpu_reset(vcpu);
 }
 
 static vm_fault_t vmx_vcpu_fault(struct vm_fault *vmf)

@@ -55,9 +55,8 @@ TEST(inject_exceptions)
 	vcpu = t->vcpus[0];
 	ASSERT_SYNC(vcpu, 1);
 	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXCEPTION, 13, VMX_EVENT_HAS_ERROR_CODE, 0x1234));
-	/* One at a time. */
+	/* One exception at a time. */
 	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_EXCEPTION, 6, 0, 0));
-	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
 	ASSERT_EQ(0, ioctl_err(libvmx_vcpu_fd(vcpu), VMX_GET_EVENTS, &ev));
 	EXPECT_EQ(1, ev.pending_valid);
 	EXPECT_EQ(13, ev.pending.vector);
@@ -277,8 +276,37 @@ TEST(events_get_set_roundtrip)
 	memset(&got, 0xff, sizeof(got));
 	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &got));
 	EXPECT_EQ(0, memcmp(&ev, &got, sizeof(ev)));
-	/* A queued event blocks VMX_INJECT_EVENT. */
-	EXPECT_EQ(-EBUSY, inject(t->vcpus[0], VMX_EVENT_NMI, 2, 0, 0));
+	/* A queued exception blocks another one, not an NMI. */
+	EXPECT_EQ(-EBUSY, inject(t->vcpus[0], VMX_EVENT_EXCEPTION, 6, 0, 0));
+	EXPECT_EQ(0, inject(t->vcpus[0], VMX_EVENT_NMI, 2, 0, 0));
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &got));
+	EXPECT_EQ(1, got.nmi_pending);
+	EXPECT_EQ(1, got.pending_valid);
+	EXPECT_EQ(14, got.pending.vector);
+
+	/* Every slot round-trips. */
+	memset(&ev, 0, sizeof(ev));
+	ev.nmi_pending = 1;
+	ev.irq_pending = 1;
+	ev.irq_vector = 0x33;
+	ev.interrupted_valid = 1;
+	ev.interrupted.type = VMX_EVENT_EXCEPTION;
+	ev.interrupted.vector = 13;
+	ev.interrupted.flags = VMX_EVENT_HAS_ERROR_CODE;
+	ev.interrupted.error_code = 8;
+	ASSERT_EQ(0, ioctl_err(fd, VMX_SET_EVENTS, &ev));
+	memset(&got, 0xff, sizeof(got));
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &got));
+	EXPECT_EQ(0, memcmp(&ev, &got, sizeof(ev)));
+	/* The older form: an NMI in @pending lands in its own slot. */
+	memset(&ev, 0, sizeof(ev));
+	ev.pending_valid = 1;
+	ev.pending.type = VMX_EVENT_NMI;
+	ev.pending.vector = 2;
+	ASSERT_EQ(0, ioctl_err(fd, VMX_SET_EVENTS, &ev));
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &got));
+	EXPECT_EQ(0, got.pending_valid);
+	EXPECT_EQ(1, got.nmi_pending);
 
 	memset(&ev, 0, sizeof(ev));
 	ASSERT_EQ(0, ioctl_err(fd, VMX_SET_EVENTS, &ev));
@@ -294,8 +322,23 @@ TEST(events_get_set_roundtrip)
 	} while (0)
 	BAD_EVENTS(ev.flags = 1);
 	BAD_EVENTS(ev.pad2 = 1);
-	BAD_EVENTS(ev.pad[4] = 1);
-	BAD_EVENTS(ev.reserved[3] = 1);
+	BAD_EVENTS(ev.pad = 1);
+	BAD_EVENTS(ev.nmi_pending = 2);
+	BAD_EVENTS(ev.irq_pending = 2);
+	BAD_EVENTS(ev.interrupted_valid = 2);
+	BAD_EVENTS(ev.irq_vector = 0x40);
+	BAD_EVENTS((ev.irq_pending = 1, ev.irq_vector = 31));
+	BAD_EVENTS(ev.interrupted.vector = 6);
+	BAD_EVENTS(ev.pending.vector = 6);
+	BAD_EVENTS((ev.interrupted_valid = 1, ev.interrupted.type = 7));
+	BAD_EVENTS((ev.interrupted_valid = 1,
+		    ev.interrupted.type = VMX_EVENT_EXCEPTION,
+		    ev.interrupted.vector = 13));
+	BAD_EVENTS((ev.interrupted_valid = 1, ev.interrupted.type = VMX_EVENT_NMI,
+		    ev.interrupted.vector = 2, ev.interrupted.reserved[1] = 1));
+	BAD_EVENTS((ev.pending_valid = 1, ev.pending.type = VMX_EVENT_EXTINT,
+		    ev.pending.vector = 0x40, ev.irq_pending = 1,
+		    ev.irq_vector = 0x41));
 	BAD_EVENTS(ev.pending_valid = 2);
 	BAD_EVENTS(ev.int_shadow = 2);
 	BAD_EVENTS(ev.nmi_masked = 2);
@@ -307,7 +350,8 @@ TEST(events_get_set_roundtrip)
 	EXPECT_EQ(-EFAULT, ioctl_err(fd, VMX_GET_EVENTS, NULL));
 	/* The refused ones changed nothing. */
 	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_EVENTS, &got));
-	EXPECT_EQ(0, got.pending_valid | got.int_shadow | got.nmi_masked);
+	EXPECT_EQ(0, got.pending_valid | got.int_shadow | got.nmi_masked |
+		  got.nmi_pending | got.irq_pending | got.interrupted_valid);
 	test_vm_destroy(t);
 }
 
@@ -394,6 +438,178 @@ TEST(irq_window_right_after_sti)
 	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
 	EXPECT_EQ(0x50, uc.args[1]);
 	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+/* The order in which the guest saw its handlers run. */
+static volatile uint64_t order[8];
+static volatile int norder;
+
+static uint64_t order_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	if (norder < 8)
+		order[norder++] = vector;
+	return rip;
+}
+
+static void guest_all_slots(void)
+{
+	guest_handlers[2] = order_handler;
+	guest_handlers[6] = order_handler;
+	guest_handlers[0x45] = order_handler;
+	guest_sti();
+	GUEST_SYNC(1);
+	while (norder < 3)
+		guest_pause();
+	GUEST_SYNC3(2, norder, order[0] | order[1] << 8 | order[2] << 16);
+	GUEST_DONE();
+}
+
+/*
+ * One exception, one NMI and one interrupt queued together: each has a
+ * slot of its own and all three arrive, in the CPU's priority order.
+ */
+TEST(exception_nmi_irq_queued_together)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_events ev;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_all_slots));
+	vcpu = t->vcpus[0];
+	ASSERT_SYNC(vcpu, 1);
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXTINT, 0x45, 0, 0));
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXCEPTION, 6, 0, 0));
+	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_EXTINT, 0x46, 0, 0));
+	EXPECT_EQ(-EBUSY, inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
+	ASSERT_EQ(0, ioctl_err(libvmx_vcpu_fd(vcpu), VMX_GET_EVENTS, &ev));
+	EXPECT_EQ(1, ev.pending_valid);
+	EXPECT_EQ(1, ev.nmi_pending);
+	EXPECT_EQ(1, ev.irq_pending);
+	EXPECT_EQ(0x45, ev.irq_vector);
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(3, uc.args[1]);
+	/*
+	 * #UD goes in first, then the NMI, which may run nested at the #UD
+	 * handler's first instruction (an NMI ignores IF): either order of
+	 * those two handlers is right.  The interrupt waits for IF, which
+	 * the #UD gate cleared, so it comes last.
+	 */
+	EXPECT_EQ(0x45, uc.args[2] >> 16);
+	EXPECT_TRUE((uc.args[2] & 0xffff) == (6 | 2 << 8) ||
+		    (uc.args[2] & 0xffff) == (2 | 6 << 8))
+		TH_LOG("order %#lx", (unsigned long)uc.args[2]);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+static volatile int nmi2_count, nmi2_gp;
+static volatile uint64_t nmi2_rip;
+extern const char guest_exception_iret[];
+
+static uint64_t nmi2_gp_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	nmi2_gp++;
+	return rip + 2;		/* rdmsr is 0f 32 */
+}
+
+static uint64_t nmi2_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	if (++nmi2_count == 1) {
+		GUEST_SYNC(10);
+		/* The VMM queued a second NMI: the kernel's #GP must not eat it. */
+		guest_rdmsr(0x12345678);
+		GUEST_SYNC2(11, nmi2_gp);
+	} else {
+		nmi2_rip = rip;
+	}
+	return rip;
+}
+
+static void guest_nmi_and_gp(void)
+{
+	guest_handlers[2] = nmi2_handler;
+	guest_handlers[13] = nmi2_gp_handler;
+	GUEST_SYNC(1);
+	GUEST_SYNC3(2, nmi2_count, nmi2_gp);
+	/* The second NMI came after the first handler's IRET had run. */
+	GUEST_ASSERT(nmi2_rip != (uint64_t)guest_exception_iret);
+	GUEST_DONE();
+}
+
+/*
+ * A held NMI survives an exception the kernel raises while it waits,
+ * and goes in right after the first handler's IRET (on SVM, which has
+ * no NMI window, that is the single-stepped IRET).
+ */
+TEST(kernel_exception_keeps_held_nmi)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_nmi_and_gp));
+	vcpu = t->vcpus[0];
+	ASSERT_SYNC(vcpu, 1);
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
+	ASSERT_SYNC(vcpu, 10);
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(11, uc.args[0]);
+	EXPECT_EQ(1, uc.args[1]);
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(2, uc.args[1]);
+	EXPECT_EQ(1, uc.args[2]);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+/* An IDT in a hole of the guest-physical map: #UD delivery hits MMIO. */
+#define MMIO_IDT	0x3f000000ULL
+
+static void guest_idt_in_mmio(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) idtr = { 0xfff, MMIO_IDT };
+
+	asm volatile("lidt %0" : : "m" (idtr));
+	asm volatile("ud2");
+	GUEST_DONE();
+}
+
+/*
+ * An MMIO access the CPU makes while delivering an event is no
+ * instruction the VMM could complete: an internal error naming the
+ * address, not an MMIO exit that libvmx would decode at the wrong RIP.
+ */
+TEST(mmio_during_event_delivery)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_events ev;
+	struct vmx_run *run;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_idt_in_mmio));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	ASSERT_EQ(0, libvmx_vcpu_run(vcpu));
+	ASSERT_EQ(VMX_EXIT_INTERNAL_ERROR, run->exit_reason)
+		TH_LOG("exit %s", test_exit_name(run->exit_reason));
+	EXPECT_EQ(VMX_INTERNAL_EVENT_DELIVERY, run->internal.suberror);
+	EXPECT_EQ(1, run->internal.ndata);
+	/* The #UD gate: 16 bytes per vector. */
+	EXPECT_EQ(MMIO_IDT + 6 * 16, run->internal.data[0] & ~0xfULL);
+	/* The #UD is still owed to the guest. */
+	ASSERT_EQ(0, ioctl_err(libvmx_vcpu_fd(vcpu), VMX_GET_EVENTS, &ev));
+	EXPECT_EQ(1, ev.interrupted_valid);
+	EXPECT_EQ(VMX_EVENT_EXCEPTION, ev.interrupted.type);
+	EXPECT_EQ(6, ev.interrupted.vector);
 	test_vm_destroy(t);
 }
 

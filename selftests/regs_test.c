@@ -375,6 +375,12 @@ TEST_F(vm, fpu_bad_header)
 	BAD_FPU(f->reserved[1] = 1);
 	BAD_FPU(f->xcr0 = 0);				/* x87 is mandatory */
 	BAD_FPU(f->xcr0 |= 1ULL << 62);
+	/* The architectural XCR0 rules, whatever the host supports. */
+	BAD_FPU(f->xcr0 = 0x1 | 0x4);			/* AVX without SSE */
+	BAD_FPU(f->xcr0 = 0x7 | 0x20);			/* AVX-512: all or none */
+	BAD_FPU(f->xcr0 = 0x7 | 0x20 | 0x40);
+	BAD_FPU(f->xcr0 = 0x3 | 0xe0);			/* AVX-512 needs AVX */
+	BAD_FPU(f->xcr0 = 0x3 | 0x200);			/* PKRU is not guest XSAVE */
 	BAD_FPU(*(uint64_t *)(f->xsave + XSAVE_HDR) |= 1ULL << 62);	/* XSTATE_BV */
 	BAD_FPU(*(uint64_t *)(f->xsave + XSAVE_HDR + 8) = 1ULL << 63);	/* XCOMP_BV */
 	BAD_FPU(f->xsave[XSAVE_HDR + 40] = 1);		/* header reserved */

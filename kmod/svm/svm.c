@@ -332,6 +332,8 @@ static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 void svm_set_nmi_masked(struct svm_vcpu *svm, bool masked)
 {
 	svm->nmi_masked = masked;
+	svm->nmi_iret_pending = false;
+	svm->nmi_singlestep = false;
 	if (masked)
 		svm_set_intercept(svm->vmcb, INTERCEPT_IRET);
 	else
@@ -358,6 +360,64 @@ static int svm_set_events(struct vmx_vcpu *vcpu, const struct vmx_events *events
 		ctl->int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
 	svm_set_nmi_masked(svm, events->nmi_masked);
 	return 0;
+}
+
+/*
+ * The IRET that ends the guest's NMI handler was intercepted before it
+ * ran: NMIs stay blocked until an exit shows RIP elsewhere.
+ */
+bool svm_nmi_iret_done(struct svm_vcpu *svm)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	bool stepped = svm->nmi_singlestep;
+
+	if (!svm->nmi_iret_pending)
+		return false;
+	if (save->rip == svm->nmi_iret_rip) {
+		/* The IRET has not run yet: take our TF back, step again later. */
+		if (stepped && !svm->nmi_singlestep_guest_tf)
+			svm->vcpu.rflags &= ~X86_EFLAGS_TF;
+		svm->nmi_singlestep = false;
+		return false;
+	}
+	svm->nmi_iret_pending = false;
+	svm->nmi_masked = false;
+	svm->nmi_singlestep = false;
+	svm_clr_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR);
+	if (!stepped ||
+	    svm->vmcb->control.exit_code != SVM_EXIT_EXCP_BASE + DB_VECTOR)
+		return false;
+	/*
+	 * Our single-step trap after the IRET: swallow it, unless the guest
+	 * was single-stepping its NMI handler itself.
+	 */
+	save->dr6 &= ~DR_STEP;
+	if (svm->nmi_singlestep_guest_tf)
+		return false;
+	return true;
+}
+
+/*
+ * No NMI window on SVM without vNMI: single-step the IRET that ends the
+ * guest's NMI handler, so that a held NMI goes in right after it, as it
+ * would on the CPU.  The trap is swallowed in svm_nmi_iret_done().
+ */
+static void svm_nmi_singlestep(struct svm_vcpu *svm)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+
+	if (!svm->nmi_iret_pending || svm->nmi_singlestep)
+		return;
+	svm->nmi_singlestep = true;
+	svm->nmi_singlestep_guest_tf = save->rflags & X86_EFLAGS_TF;
+	save->rflags |= X86_EFLAGS_TF;
+	svm_set_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR);
+}
+
+static bool svm_nmi_allowed(struct vmx_vcpu *vcpu)
+{
+	return !to_svm(vcpu)->nmi_masked &&
+	       !(to_svm(vcpu)->vmcb->control.int_state & SVM_INTERRUPT_SHADOW_MASK);
 }
 
 static bool svm_irq_window_open(struct vmx_vcpu *vcpu)
@@ -704,81 +764,71 @@ void svm_dr_go_live(struct svm_vcpu *svm)
 
 /* ---- one entry ---- */
 
-/* Put the VMM's pending event into EVENTINJ, or ask for a window. */
+/* Put the event the core picked into EVENTINJ and open the windows. */
 static void svm_inject_pending(struct svm_vcpu *svm)
 {
-	struct vmx_vcpu *vcpu = &svm->vcpu;
 	struct vmcb_control_area *ctl = &svm->vmcb->control;
-	struct vmx_event *ev = &vcpu->pending_event.event;
+	struct vmx_event_plan plan;
+	struct vmx_event *ev = &plan.event;
 	u32 type;
 
-	svm->event_injected = false;
-	if (!vcpu->pending_event.valid)
-		goto window;
-	if (ev->type == VMX_EVENT_EXTINT && !svm_irq_window_open(vcpu))
-		goto window;
-	/* A second NMI waits for the IRET of the first (intercepted). */
-	if (ev->type == VMX_EVENT_NMI && svm->nmi_masked)
-		return;
-
-	type = ev->type == VMX_EVENT_EXTINT ? SVM_EVENT_TYPE_INTR :
-	       ev->type == VMX_EVENT_NMI ? SVM_EVENT_TYPE_NMI :
-	       SVM_EVENT_TYPE_EXCEPT;
-	ctl->event_inj = SVM_EVENT_VALID | ev->vector |
-			 (type << SVM_EVENT_TYPE_SHIFT);
-	/* Real mode pushes no error codes. */
-	if (ev->flags & VMX_EVENT_HAS_ERROR_CODE &&
-	    svm->vmcb->save.cr0 & X86_CR0_PE)
-		ctl->event_inj |= SVM_EVENT_HAS_ERR;
-	ctl->event_inj_err = ev->error_code;
-	svm->event_injected = true;
-window:
+	vmx_event_pick(&svm->vcpu, &plan);
+	if (plan.inject) {
+		type = ev->type == VMX_EVENT_EXTINT ? SVM_EVENT_TYPE_INTR :
+		       ev->type == VMX_EVENT_NMI ? SVM_EVENT_TYPE_NMI :
+		       SVM_EVENT_TYPE_EXCEPT;
+		ctl->event_inj = SVM_EVENT_VALID | ev->vector |
+				 (type << SVM_EVENT_TYPE_SHIFT);
+		/* Real mode pushes no error codes. */
+		if (ev->flags & VMX_EVENT_HAS_ERROR_CODE &&
+		    svm->vmcb->save.cr0 & X86_CR0_PE)
+			ctl->event_inj |= SVM_EVENT_HAS_ERR;
+		ctl->event_inj_err = ev->error_code;
+	}
 	/*
 	 * A virtual interrupt request makes the CPU exit (VINTR) as soon as
 	 * the guest could take an interrupt.
 	 */
-	if (READ_ONCE(vcpu->run->request_irq_window) ||
-	    (vcpu->pending_event.valid && !svm->event_injected)) {
+	if (plan.irq_window) {
 		ctl->int_ctl |= V_IRQ_MASK | V_IGN_TPR_MASK |
 				(0xf << V_INTR_PRIO_SHIFT);
 		svm_set_intercept(svm->vmcb, INTERCEPT_VINTR);
 	}
+	if (plan.nmi_window)
+		svm_nmi_singlestep(svm);
 }
 
 /*
- * An event whose delivery the exit interrupted goes back into the queue.
- * Software interrupts and INT3/INTO are dropped instead: RIP still points
- * at the instruction, which runs again.
+ * The event whose delivery the exit interrupted goes back to the core,
+ * which delivers it again first.  Software interrupts and INT3/INTO are
+ * not handed back: RIP still points at the instruction, which runs
+ * again.
  */
 static void svm_requeue_exit_int_info(struct svm_vcpu *svm)
 {
-	struct vmx_vcpu *vcpu = &svm->vcpu;
 	struct vmcb_control_area *ctl = &svm->vmcb->control;
 	u32 info = ctl->exit_int_info;
 	u32 type = (info & SVM_EVENT_TYPE_MASK) >> SVM_EVENT_TYPE_SHIFT;
 	u8 vector = info & SVM_EVENT_VECTOR_MASK;
+	struct vmx_event ev = { };
+	bool valid;
 
 	ctl->event_inj = 0;
-	if (svm->event_injected) {
-		/* Delivered unless it comes back below; an NMI masks NMIs. */
-		if (vcpu->pending_event.event.type == VMX_EVENT_NMI &&
-		    !((info & SVM_EVENT_VALID) && type == SVM_EVENT_TYPE_NMI))
-			svm_set_nmi_masked(svm, true);
-		vcpu->pending_event.valid = false;
+	valid = (info & SVM_EVENT_VALID) && type != SVM_EVENT_TYPE_SOFT &&
+		!(type == SVM_EVENT_TYPE_EXCEPT && (vector == 3 || vector == 4));
+	if (valid) {
+		ev.type = type == SVM_EVENT_TYPE_INTR ? VMX_EVENT_EXTINT :
+			  type == SVM_EVENT_TYPE_NMI ? VMX_EVENT_NMI :
+			  VMX_EVENT_EXCEPTION;
+		ev.vector = vector;
+		if (info & SVM_EVENT_HAS_ERR) {
+			ev.flags = VMX_EVENT_HAS_ERROR_CODE;
+			ev.error_code = ctl->exit_int_info_err;
+		}
 	}
-	if (!(info & SVM_EVENT_VALID) || type == SVM_EVENT_TYPE_SOFT ||
-	    (type == SVM_EVENT_TYPE_EXCEPT && (vector == 3 || vector == 4)))
-		return;
-
-	vcpu->pending_event.valid = true;
-	vcpu->pending_event.event = (struct vmx_event) {
-		.type = type == SVM_EVENT_TYPE_INTR ? VMX_EVENT_EXTINT :
-			type == SVM_EVENT_TYPE_NMI ? VMX_EVENT_NMI :
-			VMX_EVENT_EXCEPTION,
-		.vector = vector,
-		.flags = info & SVM_EVENT_HAS_ERR ? VMX_EVENT_HAS_ERROR_CODE : 0,
-		.error_code = info & SVM_EVENT_HAS_ERR ? ctl->exit_int_info_err : 0,
-	};
+	/* A delivered NMI masks NMIs until the guest's IRET. */
+	if (vmx_event_exit(&svm->vcpu, valid ? &ev : NULL) == VMX_EVENT_NMI)
+		svm_set_nmi_masked(svm, true);
 }
 
 static void svm_load_regs(struct svm_vcpu *svm)
@@ -881,7 +931,8 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	svm->vmm_state = false;
 	svm_save_regs(svm);
 	svm_requeue_exit_int_info(svm);
-	vmx_vcpu_event_slot_free(vcpu);
+	if (svm_nmi_iret_done(svm))
+		return 1;
 	return svm_handle_exit(svm);
 }
 
@@ -912,4 +963,5 @@ const struct vmx_backend_ops svm_backend_ops = {
 	.get_events		= svm_get_events,
 	.set_events		= svm_set_events,
 	.irq_window_open	= svm_irq_window_open,
+	.nmi_allowed		= svm_nmi_allowed,
 };

@@ -93,12 +93,16 @@
  * @vmcb:	the guest's VMCB (one page)
  * @msrpm, @iopm: permission maps (per vCPU, so a VMM could open some)
  * @asid_cpu, @asid_generation: which CPU's ASID space @vmcb.asid is from
- * @event_injected: an event was put into EVENTINJ for this entry
  * @dr, @dr_live: guest DR0-3.  VMRUN does not switch them: they are
  *		intercepted until the guest first touches one, then loaded
  *		and saved around every entry (DR6/DR7 live in the VMCB)
  * @nmi_masked:	the guest is handling an NMI: no other one goes in until
- *		its IRET (intercepted while this is set)
+ *		its IRET (intercepted while this is set) has run
+ * @nmi_iret_pending, @nmi_iret_rip: that IRET was intercepted at
+ *		@nmi_iret_rip and has not run yet
+ * @nmi_singlestep, @nmi_singlestep_guest_tf: that IRET is being
+ *		single-stepped (with the guest's own TF remembered) so that a
+ *		held NMI goes in right after it
  * @good_save, @vmm_state: the VMCB save area as the VMM last set it, kept
  *		until one VMRUN accepted it: a VMRUN that fails its state
  *		checks may leave the save area changed (QEMU writes it
@@ -112,10 +116,13 @@ struct svm_vcpu {
 	void *iopm;
 	int asid_cpu;
 	u64 asid_generation;
-	bool event_injected;
 	u64 dr[4];
 	bool dr_live;
 	bool nmi_masked;
+	bool nmi_iret_pending;
+	u64 nmi_iret_rip;
+	bool nmi_singlestep;
+	bool nmi_singlestep_guest_tf;
 	struct vmcb_save_area *good_save;
 	bool vmm_state;
 };
@@ -154,6 +161,7 @@ void svm_skip_insn(struct svm_vcpu *svm, unsigned int len);
 void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
 			 u32 error_code);
 void svm_set_nmi_masked(struct svm_vcpu *svm, bool masked);
+bool svm_nmi_iret_done(struct svm_vcpu *svm);
 
 /* svm_exit.c */
 int svm_handle_exit(struct svm_vcpu *svm);

@@ -37,7 +37,7 @@ static int svm_exit_vintr(struct svm_vcpu *svm)
 	svm->vmcb->control.int_ctl &= ~(V_IRQ_MASK | V_IGN_TPR_MASK);
 	svm_clr_intercept(svm->vmcb, INTERCEPT_VINTR);
 	/* A queued interrupt goes in at the next entry by itself. */
-	if (vcpu->pending_event.valid || !READ_ONCE(vcpu->run->request_irq_window))
+	if (vcpu->events.irq_pending || !READ_ONCE(vcpu->run->request_irq_window))
 		return 1;
 	vcpu->run->exit_reason = VMX_EXIT_IRQ_WINDOW;
 	vcpu->run->irq_window_open = 1;
@@ -46,11 +46,13 @@ static int svm_exit_vintr(struct svm_vcpu *svm)
 
 /*
  * The guest's IRET ends its NMI handler: stop intercepting and let the
- * IRET run.  A held NMI goes in at the next entry.
+ * IRET run.  NMIs stay blocked until it has (svm_nmi_iret_done()).
  */
 static int svm_exit_iret(struct svm_vcpu *svm)
 {
-	svm_set_nmi_masked(svm, false);
+	svm_clr_intercept(svm->vmcb, INTERCEPT_IRET);
+	svm->nmi_iret_pending = true;
+	svm->nmi_iret_rip = svm->vmcb->save.rip;
 	return 1;
 }
 
@@ -72,8 +74,8 @@ static int svm_exit_hlt(struct svm_vcpu *svm)
 	struct vmx_vcpu *vcpu = &svm->vcpu;
 
 	svm_skip_insn(svm, SVM_LEN_HLT);
-	/* An event is queued: deliver it, that is what HLT waits for. */
-	if (vcpu->pending_event.valid)
+	/* An event the guest takes now: deliver it, HLT waits for that. */
+	if (vmx_event_wakes_hlt(vcpu))
 		return 1;
 	vcpu->run->exit_reason = VMX_EXIT_HLT;
 	return 0;
@@ -81,35 +83,29 @@ static int svm_exit_hlt(struct svm_vcpu *svm)
 
 static int svm_exit_io(struct svm_vcpu *svm)
 {
-	struct vmx_vcpu *vcpu = &svm->vcpu;
-	struct vmx_run *run = vcpu->run;
 	u64 info = svm->vmcb->control.exit_info_1;
+	/* EXITINFO2 holds the next RIP on every CPU, NRIP save or not. */
 	u64 next_rip = svm->vmcb->control.exit_info_2;
 	unsigned int size = (info & SVM_IO_SZ_MASK) >> SVM_IO_SZ_SHIFT;
 	unsigned int asz = (info & SVM_IO_A_MASK) >> SVM_IO_A_SHIFT;
+	struct vmx_io_info io = {
+		.port = info >> SVM_IO_PORT_SHIFT,
+		.in = info & SVM_IO_IN,
+		.size = size == 4 ? 4 : size == 2 ? 2 : 1,
+		.string = info & SVM_IO_STR,
+		.rep = info & SVM_IO_REP,
+		.insn_len = next_rip - svm->vcpu.rip,
+	};
 
-	memset(&run->io, 0, sizeof(run->io));
-	run->exit_reason = VMX_EXIT_IO;
-	run->io.port = info >> SVM_IO_PORT_SHIFT;
-	run->io.direction = info & SVM_IO_IN ? VMX_IO_IN : VMX_IO_OUT;
-	run->io.size = size == 4 ? 4 : size == 2 ? 2 : 1;
-	run->io.string = !!(info & SVM_IO_STR);
-	run->io.rep = !!(info & SVM_IO_REP);
 	/*
 	 * Address size and segment are only reliable with decode assists;
 	 * without them 0 tells the VMM to decode the instruction itself.
 	 */
 	if (svm_has_decode_assists && asz) {
-		run->io.addr_size = asz == 4 ? 64 : asz == 2 ? 32 : 16;
-		run->io.seg = (info & SVM_IO_SEG_MASK) >> SVM_IO_SEG_SHIFT;
+		io.addr_size = asz == 4 ? 64 : asz == 2 ? 32 : 16;
+		io.seg = (info & SVM_IO_SEG_MASK) >> SVM_IO_SEG_SHIFT;
 	}
-	/* EXITINFO2 holds the next RIP on every CPU, NRIP save or not. */
-	run->io.insn_len = next_rip - vcpu->rip;
-
-	/* String I/O is finished by the VMM (libvmx's assist), RIP too. */
-	if (run->io.string)
-		return 0;
-	vmx_vcpu_exit_pio(vcpu);
+	vmx_vcpu_exit_io(&svm->vcpu, &io);
 	return 0;
 }
 

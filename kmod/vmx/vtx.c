@@ -383,4 +383,5 @@ const struct vmx_backend_ops vtx_backend_ops = {
 	.get_events		= vtx_get_events,
 	.set_events		= vtx_set_events,
 	.irq_window_open	= vtx_irq_window_open,
+	.nmi_allowed		= vtx_nmi_allowed,
 };

@@ -174,7 +174,6 @@ enum vtx_guest_msr {
  * @msr_bitmap, @vapic: MSR bitmap and virtual-APIC (TPR shadow) pages
  * @vpid:	VPID tagging the guest's TLB entries, 0 without VPID
  * @flush_tlb:	flush guest TLB entries before the next entry
- * @event_injected: an event was put into the VM-entry fields
  * @bad_cr0:	the VMM set CR0.NW without CD, which VMX would not check
  *		(the hardware never sees either): entries fail until fixed
  * @intr_state:	guest interruptibility; written into the VMCS before
@@ -200,7 +199,6 @@ struct vtx_vcpu {
 	void *vapic;
 	u16 vpid;
 	bool flush_tlb;
-	bool event_injected;
 	bool bad_cr0;
 	u32 intr_state;
 	u32 entry_ctls;
@@ -423,6 +421,7 @@ int vtx_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs);
 void vtx_get_events(struct vmx_vcpu *vcpu, struct vmx_events *events);
 int vtx_set_events(struct vmx_vcpu *vcpu, const struct vmx_events *events);
 bool vtx_irq_window_open(struct vmx_vcpu *vcpu);
+bool vtx_nmi_allowed(struct vmx_vcpu *vcpu);
 int vtx_get_msr(struct vmx_vcpu *vcpu, u32 index, u64 *data);
 int vtx_set_msr(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host);
 

@@ -18,79 +18,67 @@
 /* ---- one entry ---- */
 
 /*
- * Put the VMM's pending event into the VM-entry fields, or ask for an
- * exit at the next interrupt (or NMI) window.
+ * Put the event the core picked into the VM-entry fields and ask for an
+ * exit at the next interrupt (or NMI) window for what has to wait.
  */
 static void vtx_inject_pending(struct vtx_vcpu *vtx)
 {
-	struct vmx_vcpu *vcpu = &vtx->vcpu;
-	struct vmx_event *ev = &vcpu->pending_event.event;
-	bool pending = vcpu->pending_event.valid, nmi_wait = false;
+	struct vmx_event_plan plan;
+	struct vmx_event *ev = &plan.event;
 	u32 info, type;
 	bool err;
 
-	vtx->event_injected = false;
-	if (!pending)
-		goto window;
-	if (ev->type == VMX_EVENT_EXTINT && !vtx_irq_window_open(vcpu))
-		goto window;
-	if (ev->type == VMX_EVENT_NMI &&
-	    (vtx->intr_state & (VTX_INTR_SHADOW | VTX_INTR_NMI))) {
-		nmi_wait = true;
-		goto window;
+	vmx_event_pick(&vtx->vcpu, &plan);
+	if (plan.inject) {
+		type = ev->type == VMX_EVENT_EXTINT ? VTX_EVENT_TYPE_EXTINT :
+		       ev->type == VMX_EVENT_NMI ? VTX_EVENT_TYPE_NMI :
+		       VTX_EVENT_TYPE_HW_EXC;
+		/* Real mode pushes no error codes (and entry checks that). */
+		err = (ev->flags & VMX_EVENT_HAS_ERROR_CODE) &&
+		      (vtx_vmread(CR0_READ_SHADOW) & X86_CR0_PE);
+		info = VTX_EVENT_VALID | ev->vector |
+		       (type << VTX_EVENT_TYPE_SHIFT) |
+		       (err ? VTX_EVENT_HAS_ERR : 0);
+		vtx_vmwrite(VM_ENTRY_INTR_INFO_FIELD, info);
+		if (err)
+			vtx_vmwrite(VM_ENTRY_EXCEPTION_ERROR_CODE, ev->error_code);
 	}
-
-	type = ev->type == VMX_EVENT_EXTINT ? VTX_EVENT_TYPE_EXTINT :
-	       ev->type == VMX_EVENT_NMI ? VTX_EVENT_TYPE_NMI :
-	       VTX_EVENT_TYPE_HW_EXC;
-	/* Real mode pushes no error codes (and entry checks that). */
-	err = (ev->flags & VMX_EVENT_HAS_ERROR_CODE) &&
-	      (vtx_vmread(CR0_READ_SHADOW) & X86_CR0_PE);
-	info = VTX_EVENT_VALID | ev->vector | (type << VTX_EVENT_TYPE_SHIFT) |
-	       (err ? VTX_EVENT_HAS_ERR : 0);
-	vtx_vmwrite(VM_ENTRY_INTR_INFO_FIELD, info);
-	if (err)
-		vtx_vmwrite(VM_ENTRY_EXCEPTION_ERROR_CODE, ev->error_code);
-	vtx->event_injected = true;
-window:
-	vtx_set_intr_window(vtx, CPU_BASED_INTR_WINDOW_EXITING,
-			    READ_ONCE(vcpu->run->request_irq_window) ||
-			    (pending && !vtx->event_injected && !nmi_wait));
+	vtx_set_intr_window(vtx, CPU_BASED_INTR_WINDOW_EXITING, plan.irq_window);
 	if (vtx_pin_ctls & PIN_BASED_VIRTUAL_NMIS)
-		vtx_set_intr_window(vtx, CPU_BASED_NMI_WINDOW_EXITING, nmi_wait);
+		vtx_set_intr_window(vtx, CPU_BASED_NMI_WINDOW_EXITING,
+				    plan.nmi_window);
 }
 
 /*
- * An event whose delivery the exit interrupted goes back into the queue.
- * Software interrupts and INT3/INTO/INT1 are dropped instead: RIP still
- * points at the instruction, which runs again.
+ * The event whose delivery the exit interrupted goes back to the core,
+ * which delivers it again first.  Software interrupts and INT3/INTO/INT1
+ * are not handed back: RIP still points at the instruction, which runs
+ * again.
  */
 static void vtx_requeue_idt_vectoring(struct vtx_vcpu *vtx)
 {
-	struct vmx_vcpu *vcpu = &vtx->vcpu;
 	u32 info = vtx_vmread(IDT_VECTORING_INFO_FIELD);
 	u32 type = (info >> VTX_EVENT_TYPE_SHIFT) & VTX_EVENT_TYPE_MASK;
-	u8 vector = info & VTX_EVENT_VECTOR_MASK;
+	struct vmx_event ev = { };
+	bool valid;
 
-	if (vtx->event_injected)
-		vcpu->pending_event.valid = false;
-	if (!(info & VTX_EVENT_VALID) || type == VTX_EVENT_TYPE_SOFT_INT ||
-	    type == VTX_EVENT_TYPE_SOFT_EXC || type == VTX_EVENT_TYPE_PRIV_SW_EXC)
-		return;
-	/* Its delivery began, which blocked NMIs: it has not happened yet. */
-	if (type == VTX_EVENT_TYPE_NMI)
-		vtx->intr_state &= ~VTX_INTR_NMI;
-
-	vcpu->pending_event.valid = true;
-	vcpu->pending_event.event = (struct vmx_event) {
-		.type = type == VTX_EVENT_TYPE_EXTINT ? VMX_EVENT_EXTINT :
-			type == VTX_EVENT_TYPE_NMI ? VMX_EVENT_NMI :
-			VMX_EVENT_EXCEPTION,
-		.vector = vector,
-		.flags = info & VTX_EVENT_HAS_ERR ? VMX_EVENT_HAS_ERROR_CODE : 0,
-		.error_code = info & VTX_EVENT_HAS_ERR ?
-			      vtx_vmread(IDT_VECTORING_ERROR_CODE) : 0,
-	};
+	valid = (info & VTX_EVENT_VALID) && type != VTX_EVENT_TYPE_SOFT_INT &&
+		type != VTX_EVENT_TYPE_SOFT_EXC &&
+		type != VTX_EVENT_TYPE_PRIV_SW_EXC;
+	if (valid) {
+		ev.type = type == VTX_EVENT_TYPE_EXTINT ? VMX_EVENT_EXTINT :
+			  type == VTX_EVENT_TYPE_NMI ? VMX_EVENT_NMI :
+			  VMX_EVENT_EXCEPTION;
+		ev.vector = info & VTX_EVENT_VECTOR_MASK;
+		if (info & VTX_EVENT_HAS_ERR) {
+			ev.flags = VMX_EVENT_HAS_ERROR_CODE;
+			ev.error_code = vtx_vmread(IDT_VECTORING_ERROR_CODE);
+		}
+		/* Its delivery began, which blocked NMIs: it has not happened. */
+		if (type == VTX_EVENT_TYPE_NMI)
+			vtx->intr_state &= ~VTX_INTR_NMI;
+	}
+	vmx_event_exit(&vtx->vcpu, valid ? &ev : NULL);
 }
 
 static void vtx_load_regs(struct vtx_vcpu *vtx)
@@ -293,7 +281,8 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 	local_irq_enable();
 	vmx_vcpu_fpu_exit(vcpu);
 
-	if (vtx->event_injected)
+	/* Delivered or handed back below: never injected twice. */
+	if (vcpu->events.injected != VMX_INJECTED_NONE)
 		vtx_vmwrite(VM_ENTRY_INTR_INFO_FIELD, 0);
 	if (failed)
 		return vtx_exit_vmfail(vtx);
@@ -302,6 +291,5 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 	if (reason & VTX_EXIT_FAILED_ENTRY)
 		return vtx_handle_exit(vtx, reason);
 	vtx_requeue_idt_vectoring(vtx);
-	vmx_vcpu_event_slot_free(vcpu);
 	return vtx_handle_exit(vtx, reason);
 }

@@ -77,7 +77,7 @@ static int vtx_exit_intr_window(struct vtx_vcpu *vtx, u32 reason)
 
 	vtx_set_intr_window(vtx, CPU_BASED_INTR_WINDOW_EXITING, false);
 	/* A queued interrupt goes in at the next entry by itself. */
-	if (vcpu->pending_event.valid || !READ_ONCE(vcpu->run->request_irq_window))
+	if (vcpu->events.irq_pending || !READ_ONCE(vcpu->run->request_irq_window))
 		return 1;
 	vcpu->run->exit_reason = VMX_EXIT_IRQ_WINDOW;
 	vcpu->run->irq_window_open = 1;
@@ -110,8 +110,8 @@ static int vtx_exit_hlt(struct vtx_vcpu *vtx, u32 reason)
 	struct vmx_vcpu *vcpu = &vtx->vcpu;
 
 	vtx_skip_insn(vtx);
-	/* An event is queued: deliver it, that is what HLT waits for. */
-	if (vcpu->pending_event.valid)
+	/* An event the guest takes now: deliver it, HLT waits for that. */
+	if (vmx_event_wakes_hlt(vcpu))
 		return 1;
 	vcpu->run->exit_reason = VMX_EXIT_HLT;
 	return 0;
@@ -245,38 +245,30 @@ static int vtx_exit_dr(struct vtx_vcpu *vtx, u32 reason)
 
 static int vtx_exit_io(struct vtx_vcpu *vtx, u32 reason)
 {
-	struct vmx_vcpu *vcpu = &vtx->vcpu;
-	struct vmx_run *run = vcpu->run;
 	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
+	struct vmx_io_info io = {
+		.port = qual >> VTX_IO_PORT_SHIFT,
+		.in = qual & VTX_IO_IN,
+		.size = (qual & VTX_IO_SIZE_MASK) + 1,
+		.string = qual & VTX_IO_STRING,
+		.rep = qual & VTX_IO_REP,
+		.insn_len = vtx_vmread(VM_EXIT_INSTRUCTION_LEN),
+	};
 	u32 info;
 
-	memset(&run->io, 0, sizeof(run->io));
-	run->exit_reason = VMX_EXIT_IO;
-	run->io.port = qual >> VTX_IO_PORT_SHIFT;
-	run->io.direction = qual & VTX_IO_IN ? VMX_IO_IN : VMX_IO_OUT;
-	run->io.size = (qual & VTX_IO_SIZE_MASK) + 1;
-	run->io.string = !!(qual & VTX_IO_STRING);
-	run->io.rep = !!(qual & VTX_IO_REP);
-	run->io.insn_len = vtx_vmread(VM_EXIT_INSTRUCTION_LEN);
-
 	/*
-	 * String I/O is finished by the VMM (libvmx's assist), RIP too.
 	 * Without INS/OUTS information the address size stays 0: the VMM
 	 * decodes the instruction itself.
 	 */
-	if (run->io.string) {
-		if (vtx_has_inout_info) {
-			info = vtx_vmread(VMX_INSTRUCTION_INFO);
-			run->io.addr_size = 16 << ((info >> VTX_INSN_ASIZE_SHIFT) &
-						   VTX_INSN_ASIZE_MASK);
-			/* INS always writes through ES (0). */
-			if (run->io.direction == VMX_IO_OUT)
-				run->io.seg = (info >> VTX_INSN_SEG_SHIFT) &
-					      VTX_INSN_SEG_MASK;
-		}
-		return 0;
+	if (io.string && vtx_has_inout_info) {
+		info = vtx_vmread(VMX_INSTRUCTION_INFO);
+		io.addr_size = 16 << ((info >> VTX_INSN_ASIZE_SHIFT) &
+				      VTX_INSN_ASIZE_MASK);
+		/* INS always writes through ES (0). */
+		if (!io.in)
+			io.seg = (info >> VTX_INSN_SEG_SHIFT) & VTX_INSN_SEG_MASK;
 	}
-	vmx_vcpu_exit_pio(vcpu);
+	vmx_vcpu_exit_io(&vtx->vcpu, &io);
 	return 0;
 }
 

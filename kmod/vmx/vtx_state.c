@@ -306,6 +306,11 @@ int vtx_set_events(struct vmx_vcpu *vcpu, const struct vmx_events *events)
 	return 0;
 }
 
+bool vtx_nmi_allowed(struct vmx_vcpu *vcpu)
+{
+	return !(to_vtx(vcpu)->intr_state & (VTX_INTR_SHADOW | VTX_INTR_NMI));
+}
+
 bool vtx_irq_window_open(struct vmx_vcpu *vcpu)
 {
 	return (vcpu->rflags & X86_EFLAGS_IF) &&

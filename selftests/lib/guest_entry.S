@@ -88,6 +88,8 @@ guest_exception_common:
 	pop	%rcx
 	pop	%rax
 	add	$16, %rsp
+	.globl	guest_exception_iret
+guest_exception_iret:
 	iretq
 
 	.section .rodata

@@ -310,11 +310,15 @@ struct vmx_msrs {
  * @flags:	VMX_EVENT_HAS_ERROR_CODE
  * @reserved:	must be 0
  *
- * An external interrupt is delivered only when the guest can take it
- * (RFLAGS.IF set, no interrupt shadow): request an IRQ_WINDOW exit first
- * (vmx_run.request_irq_window), or get EBUSY.  Exceptions and NMIs are
- * delivered at the next entry.  A second event before the first was
- * delivered gives EBUSY.
+ * Each kind of event has a slot of its own, so that none displaces
+ * another: one exception, one NMI and one external interrupt can be
+ * queued at the same time.  An exception is delivered at the next entry
+ * (combined with one the guest was already taking by the double-fault
+ * rules); an NMI as soon as the guest is not handling another one; an
+ * external interrupt only when the guest can take it (RFLAGS.IF set, no
+ * interrupt shadow): request an IRQ_WINDOW exit first
+ * (vmx_run.request_irq_window), or get EBUSY.  A second event of a kind
+ * whose slot is still full gives EBUSY.
  */
 struct vmx_event {
 	__u32 type;
@@ -325,23 +329,34 @@ struct vmx_event {
 };
 
 /**
- * struct vmx_events - pending and in-flight events (VMX_GET/SET_EVENTS)
- * @pending:	an injected event not yet delivered (valid if @pending_valid)
+ * struct vmx_events - the event state (VMX_GET/SET_EVENTS, save/restore)
+ * @pending:	an exception not yet delivered (valid if @pending_valid).
+ *		SET also accepts an NMI or interrupt here.
  * @pending_valid: 1 if @pending holds an event
  * @int_shadow:	1 if the guest is in an interrupt shadow (STI, MOV SS)
  * @nmi_masked:	1 while the guest is handling an NMI
+ * @nmi_pending: 1 if an NMI waits for delivery
+ * @irq_pending: 1 if external interrupt @irq_vector waits for its window
+ * @irq_vector:	its vector (32-255), 0 without @irq_pending
+ * @interrupted_valid: 1 if @interrupted holds an event whose delivery a
+ *		VM exit cut short; it is delivered again, as is, first
+ * @pad, @pad2:	must be 0
  * @flags:	must be 0
- * @reserved:	must be 0
+ * @interrupted: that event
  */
 struct vmx_events {
 	struct vmx_event pending;
 	__u8 pending_valid;
 	__u8 int_shadow;
 	__u8 nmi_masked;
-	__u8 pad[5];
+	__u8 nmi_pending;
+	__u8 irq_pending;
+	__u8 irq_vector;
+	__u8 interrupted_valid;
+	__u8 pad;
 	__u32 flags;
 	__u32 pad2;
-	__u64 reserved[4];
+	struct vmx_event interrupted;
 };
 
 /* ------------------------------------------------------------------ */
@@ -371,7 +386,15 @@ enum vmx_exit_reason {
 /* vmx_run.internal.suberror */
 #define VMX_INTERNAL_UNKNOWN_EXIT	1	/* data[0]: hardware exit code */
 #define VMX_INTERNAL_NPT_FAULT		2	/* data[0]: GPA, data[1]: error */
-#define VMX_INTERNAL_EVENT_DELIVERY	3	/* exit while delivering an event */
+/*
+ * VMX_INTERNAL_EVENT_DELIVERY: an exit while the CPU delivered an event
+ * (data[0]: GPA of the MMIO access the delivery made); the event stays
+ * queued (vmx_events.interrupted).  VMX_INTERNAL_HOST_REFUSED: the CPU
+ * refused guest state the module had accepted (data[0]: XCR0): a module
+ * bug, reported instead of crashing.
+ */
+#define VMX_INTERNAL_EVENT_DELIVERY	3
+#define VMX_INTERNAL_HOST_REFUSED	4
 
 /**
  * struct vmx_run - shared between the kernel and the VMM, one per vCPU
