@@ -97,6 +97,9 @@ struct vmx_vm {
 	atomic_t nr_vcpus;
 	struct vmx_cpuid __rcu *cpuid;
 
+	/* Every vCPU starts with this TSC offset: their TSCs agree. */
+	u64 tsc_offset;
+
 	struct vmx_mmu mmu;
 	struct mmu_notifier mmu_notifier;
 	bool mmu_notifier_registered;
@@ -218,6 +221,9 @@ struct vmx_vcpu {
 	u32 host_pkru;
 	/* The CPU refused the guest's XCR0 at entry: end the run. */
 	bool fpu_fault;
+
+	/* Guest TSC = host TSC + @tsc_offset; applied by the backend at entry. */
+	u64 tsc_offset;
 
 	/* Software-kept MSRs a guest OS touches but the hardware does not. */
 	u64 msr_tsc_aux;

@@ -249,6 +249,23 @@ static long vmx_vcpu_events_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
 	return vmx_ops->set_events(vcpu, &ev);
 }
 
+static long vmx_vcpu_tsc_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
+			       void __user *argp)
+{
+	struct vmx_tsc_offset tsc = { };
+
+	if (cmd == VMX_GET_TSC_OFFSET) {
+		tsc.offset = vcpu->tsc_offset;
+		return copy_to_user(argp, &tsc, sizeof(tsc)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&tsc, argp, sizeof(tsc)))
+		return -EFAULT;
+	if (tsc.flags || tsc.pad || !vmx_all_zero(tsc.reserved, sizeof(tsc.reserved)))
+		return -EINVAL;
+	vcpu->tsc_offset = tsc.offset;
+	return 0;
+}
+
 static long vmx_vcpu_dispatch(struct vmx_vcpu *vcpu, unsigned int cmd,
 			      void __user *argp)
 {
@@ -273,6 +290,9 @@ static long vmx_vcpu_dispatch(struct vmx_vcpu *vcpu, unsigned int cmd,
 	case VMX_GET_EVENTS:
 	case VMX_SET_EVENTS:
 		return vmx_vcpu_events_ioctl(vcpu, cmd, argp);
+	case VMX_GET_TSC_OFFSET:
+	case VMX_SET_TSC_OFFSET:
+		return vmx_vcpu_tsc_ioctl(vcpu, cmd, argp);
 	}
 	return -ENOTTY;
 }
@@ -284,6 +304,7 @@ static bool vmx_vcpu_cmd_known(unsigned int cmd)
 	case VMX_GET_SREGS: case VMX_SET_SREGS: case VMX_GET_FPU:
 	case VMX_SET_FPU: case VMX_GET_MSRS: case VMX_SET_MSRS:
 	case VMX_INJECT_EVENT: case VMX_GET_EVENTS: case VMX_SET_EVENTS:
+	case VMX_GET_TSC_OFFSET: case VMX_SET_TSC_OFFSET:
 		return true;
 	}
 	return false;

@@ -9,6 +9,7 @@
 #include <linux/uaccess.h>
 #include <linux/slab.h>
 #include <asm/msr-index.h>
+#include <asm/tsc.h>
 
 #include "core.h"
 
@@ -18,6 +19,9 @@
 static int vmx_core_msr_get(struct vmx_vcpu *vcpu, u32 index, u64 *data)
 {
 	switch (index) {
+	case MSR_IA32_TSC:
+		*data = rdtsc() + vcpu->tsc_offset;
+		return 0;
 	case MSR_TSC_AUX:
 		*data = vcpu->msr_tsc_aux;
 		return 0;
@@ -43,6 +47,10 @@ static int vmx_core_msr_get(struct vmx_vcpu *vcpu, u32 index, u64 *data)
 static int vmx_core_msr_set(struct vmx_vcpu *vcpu, u32 index, u64 data)
 {
 	switch (index) {
+	case MSR_IA32_TSC:
+		/* Guest or VMM writes the TSC: the offset follows. */
+		vcpu->tsc_offset = data - rdtsc();
+		return 0;
 	case MSR_TSC_AUX:
 		if (data >> 32)
 			return -EINVAL;

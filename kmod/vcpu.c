@@ -278,6 +278,7 @@ static void vmx_vcpu_reset(struct vmx_vcpu *vcpu)
 	vcpu->rip = 0xfff0;
 	vcpu->rflags = VMX_RFLAGS_FIXED1;
 	vcpu->msr_apic_base = 0xfee00000ULL | BIT(11) | (vcpu->id ? 0 : BIT(8));
+	vcpu->tsc_offset = vcpu->vm->tsc_offset;
 	vmx_fpu_reset(vcpu);
 }
 

@@ -6,6 +6,7 @@
 #include <linux/module.h>
 #include <linux/sched/mm.h>
 #include <linux/slab.h>
+#include <asm/tsc.h>
 
 #include "core.h"
 
@@ -25,6 +26,8 @@ struct vmx_vm *vmx_vm_create(const struct vmx_vm_create *args)
 	mutex_init(&vm->lock);
 	vm->flags = args->flags;
 	vm->id = atomic64_inc_return(&vmx_next_vm_id);
+	/* The guest's TSC starts near zero, the same for every vCPU. */
+	vm->tsc_offset = -rdtsc();
 	mmgrab(current->mm);
 	vm->mm = current->mm;
 

@@ -470,9 +470,6 @@ static int svm_get_msr(struct vmx_vcpu *vcpu, u32 index, u64 *data)
 	case MSR_IA32_CR_PAT:
 		*data = save->g_pat;
 		break;
-	case MSR_IA32_TSC:
-		*data = rdtsc() + vmcb->control.tsc_offset;
-		break;
 	case MSR_IA32_DEBUGCTLMSR:
 		*data = save->dbgctl;
 		break;
@@ -574,9 +571,6 @@ static int svm_set_msr(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host)
 			return -EINVAL;
 		save->g_pat = data;
 		return 0;
-	case MSR_IA32_TSC:
-		svm->vmcb->control.tsc_offset = data - rdtsc();
-		return 0;
 	case MSR_IA32_DEBUGCTLMSR:
 		/* No LBR virtualization: only the reset value. */
 		return data ? -EINVAL : 0;
@@ -659,8 +653,7 @@ static void svm_init_vmcb(struct svm_vcpu *svm)
 	ctl->nested_cr3 = vmx_mmu_root_pa(svm->vcpu.vm);
 	/* Physical interrupts stay the host's, whatever the guest's IF. */
 	ctl->int_ctl = V_INTR_MASKING_MASK;
-	/* Guest TSC starts near zero. */
-	ctl->tsc_offset = -rdtsc();
+	ctl->tsc_offset = svm->vcpu.tsc_offset;
 
 	svm_init_seg(&save->cs, 0xb);	/* code, read, accessed */
 	save->cs.selector = 0xf000;
@@ -840,6 +833,7 @@ static void svm_load_regs(struct svm_vcpu *svm)
 	save->rsp = vcpu->gprs[VMX_RSP];
 	save->rip = vcpu->rip;
 	save->rflags = vcpu->rflags;
+	svm->vmcb->control.tsc_offset = vcpu->tsc_offset;
 }
 
 static void svm_save_regs(struct svm_vcpu *svm)

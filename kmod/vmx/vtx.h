@@ -211,6 +211,7 @@ struct vtx_vcpu {
 	unsigned long host_cr3;
 	unsigned long host_cr4;
 	unsigned long host_fs_base;
+	u64 tsc_offset;		/* TSC_OFFSET as last written to the VMCS */
 };
 
 static inline struct vtx_vcpu *to_vtx(struct vmx_vcpu *vcpu)

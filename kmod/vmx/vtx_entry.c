@@ -90,6 +90,11 @@ static void vtx_load_regs(struct vtx_vcpu *vtx)
 		vtx->intr_state &= ~VTX_INTR_STI;
 	vtx_vmwrite(GUEST_RSP, vcpu->gprs[VMX_RSP]);
 	vtx_vmwrite(GUEST_RIP, vcpu->rip);
+	/* A VMWRITE only when the VMM or the guest changed the offset. */
+	if (unlikely(vtx->tsc_offset != vcpu->tsc_offset)) {
+		vtx_vmwrite(TSC_OFFSET, vcpu->tsc_offset);
+		vtx->tsc_offset = vcpu->tsc_offset;
+	}
 	vtx_vmwrite(GUEST_RFLAGS, vcpu->rflags);
 	vtx_vmwrite(GUEST_INTERRUPTIBILITY_INFO, vtx->intr_state);
 }

@@ -376,9 +376,6 @@ int vtx_get_msr(struct vmx_vcpu *vcpu, u32 index, u64 *data)
 	case MSR_IA32_CR_PAT:
 		*data = vtx_vmread(GUEST_IA32_PAT);
 		break;
-	case MSR_IA32_TSC:
-		*data = rdtsc() + vtx_vmread(TSC_OFFSET);
-		break;
 	case MSR_IA32_DEBUGCTLMSR:
 		*data = vtx_vmread(GUEST_IA32_DEBUGCTL);
 		break;
@@ -448,9 +445,6 @@ static int vtx_set_vmcs_msr(struct vtx_vcpu *vtx, u32 index, u64 data,
 		if (!vtx_pat_valid(data))
 			return -EINVAL;
 		vtx_vmwrite(GUEST_IA32_PAT, data);
-		return 0;
-	case MSR_IA32_TSC:
-		vtx_vmwrite(TSC_OFFSET, data - rdtsc());
 		return 0;
 	case MSR_IA32_DEBUGCTLMSR:
 		/* No LBR virtualization: only the reset value. */

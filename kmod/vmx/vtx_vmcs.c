@@ -228,8 +228,8 @@ static void vtx_init_controls(struct vtx_vcpu *vtx)
 		vtx_vmwrite(VIRTUAL_PROCESSOR_ID, vtx->vpid);
 	vtx_vmwrite(CR0_GUEST_HOST_MASK, VTX_CR0_HOST_OWNED);
 	vtx_vmwrite(CR4_GUEST_HOST_MASK, ~vtx_cr4_allowed);
-	/* Guest TSC starts near zero. */
-	vtx_vmwrite(TSC_OFFSET, -rdtsc());
+	vtx_vmwrite(TSC_OFFSET, vtx->vcpu.tsc_offset);
+	vtx->tsc_offset = vtx->vcpu.tsc_offset;
 	vtx_vmwrite(VMCS_LINK_POINTER, ~0ULL);
 	if (vtx_pin_ctls & PIN_BASED_VMX_PREEMPTION_TIMER)
 		vtx_vmwrite(VMX_PREEMPTION_TIMER_VALUE, vtx_preempt_timer);

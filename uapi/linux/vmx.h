@@ -359,6 +359,24 @@ struct vmx_events {
 	struct vmx_event interrupted;
 };
 
+/**
+ * struct vmx_tsc_offset - the guest's TSC (VMX_GET/SET_TSC_OFFSET)
+ * @offset:	guest TSC = host TSC + @offset (modulo 2^64).  Every vCPU of
+ *		a VM starts with the same offset (the guest TSC is near 0
+ *		when the VM is created), so their TSCs agree; a VMM that
+ *		migrates or restores a VM sets the same offset on each.  A
+ *		guest or VMM write of MSR IA32_TSC changes it for that vCPU.
+ * @flags:	must be 0
+ * @pad:	must be 0
+ * @reserved:	must be 0
+ */
+struct vmx_tsc_offset {
+	__u64 offset;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[2];
+};
+
 /* ------------------------------------------------------------------ */
 /* The run area: mmap(vcpu_fd, VMX_RUN_AREA_SIZE, offset 0)           */
 /* ------------------------------------------------------------------ */
@@ -559,6 +577,8 @@ struct vmx_run {
  *	E2BIG	more than VMX_MAX_MSR_ENTRIES
  * VMX_INJECT_EVENT: queue an event (see struct vmx_event).
  * VMX_GET_EVENTS / VMX_SET_EVENTS: event state, for save/restore.
+ * VMX_GET_TSC_OFFSET / VMX_SET_TSC_OFFSET: see struct vmx_tsc_offset.
+ *	EINVAL	flags, pad or reserved not zero
  */
 #define VMX_RUN			_IO(VMX_IOC_MAGIC, 0x20)
 #define VMX_GET_REGS		_IOR(VMX_IOC_MAGIC, 0x21, struct vmx_regs)
@@ -572,5 +592,7 @@ struct vmx_run {
 #define VMX_INJECT_EVENT	_IOW(VMX_IOC_MAGIC, 0x29, struct vmx_event)
 #define VMX_GET_EVENTS		_IOR(VMX_IOC_MAGIC, 0x2a, struct vmx_events)
 #define VMX_SET_EVENTS		_IOW(VMX_IOC_MAGIC, 0x2b, struct vmx_events)
+#define VMX_GET_TSC_OFFSET	_IOR(VMX_IOC_MAGIC, 0x2c, struct vmx_tsc_offset)
+#define VMX_SET_TSC_OFFSET	_IOW(VMX_IOC_MAGIC, 0x2d, struct vmx_tsc_offset)
 
 #endif /* _UAPI_LINUX_VMX_H */
