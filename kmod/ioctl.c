@@ -19,7 +19,7 @@ static long vmx_dev_get_caps(void __user *argp)
 		.backend	= vmx_ops->backend_id,
 		.max_vcpus	= VMX_MAX_VCPUS,
 		.max_memslots	= VMX_MAX_MEMSLOTS,
-		.features	= vmx_ops->features,
+		.features	= vmx_ops->features | VMX_FEAT_SYNC_REGS,
 		.nr_cpus_enabled = vmx_nr_cpus_enabled(),
 	};
 
@@ -158,25 +158,14 @@ static long vmx_vcpu_regs_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
 	}
 	if (copy_from_user(&regs, argp, sizeof(regs)))
 		return -EFAULT;
+	vmx_vcpu_sync_clear_dirty(vcpu, VMX_SYNC_REGS);
 	return vmx_vcpu_set_regs(vcpu, &regs);
-}
-
-static bool vmx_segment_ok(const struct vmx_segment *seg)
-{
-	return !seg->pad && seg->type < 16 && seg->s < 2 && seg->dpl < 4 &&
-	       seg->present < 2 && seg->avl < 2 && seg->l < 2 && seg->db < 2 &&
-	       seg->g < 2 && seg->unusable < 2;
 }
 
 static long vmx_vcpu_sregs_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
 				 void __user *argp)
 {
 	struct vmx_sregs sregs;
-	const struct vmx_segment *segs[] = {
-		&sregs.cs, &sregs.ds, &sregs.es, &sregs.fs, &sregs.gs,
-		&sregs.ss, &sregs.tr, &sregs.ldt,
-	};
-	int i;
 
 	if (cmd == VMX_GET_SREGS) {
 		memset(&sregs, 0, sizeof(sregs));
@@ -185,14 +174,8 @@ static long vmx_vcpu_sregs_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
 	}
 	if (copy_from_user(&sregs, argp, sizeof(sregs)))
 		return -EFAULT;
-	if (!vmx_all_zero(sregs.reserved, sizeof(sregs.reserved)) ||
-	    !vmx_all_zero(sregs.gdt.pad, sizeof(sregs.gdt.pad)) ||
-	    !vmx_all_zero(sregs.idt.pad, sizeof(sregs.idt.pad)))
-		return -EINVAL;
-	for (i = 0; i < ARRAY_SIZE(segs); i++)
-		if (!vmx_segment_ok(segs[i]))
-			return -EINVAL;
-	return vmx_ops->set_sregs(vcpu, &sregs);
+	vmx_vcpu_sync_clear_dirty(vcpu, VMX_SYNC_SREGS);
+	return vmx_vcpu_set_sregs(vcpu, &sregs);
 }
 
 static long vmx_vcpu_fpu_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,

@@ -111,11 +111,107 @@ static int vmx_vcpu_run_loop(struct vmx_vcpu *vcpu)
 	}
 }
 
+static bool vmx_segment_ok(const struct vmx_segment *seg)
+{
+	return !seg->pad && seg->type < 16 && seg->s < 2 && seg->dpl < 4 &&
+	       seg->present < 2 && seg->avl < 2 && seg->l < 2 && seg->db < 2 &&
+	       seg->g < 2 && seg->unusable < 2;
+}
+
+/* VMX_SET_SREGS and a dirty run-area copy: the same checks. */
+int vmx_vcpu_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
+{
+	const struct vmx_segment *segs[] = {
+		&sregs->cs, &sregs->ds, &sregs->es, &sregs->fs, &sregs->gs,
+		&sregs->ss, &sregs->tr, &sregs->ldt,
+	};
+	int i;
+
+	if (!vmx_all_zero(sregs->reserved, sizeof(sregs->reserved)) ||
+	    !vmx_all_zero(sregs->gdt.pad, sizeof(sregs->gdt.pad)) ||
+	    !vmx_all_zero(sregs->idt.pad, sizeof(sregs->idt.pad)))
+		return -EINVAL;
+	for (i = 0; i < ARRAY_SIZE(segs); i++)
+		if (!vmx_segment_ok(segs[i]))
+			return -EINVAL;
+	return vmx_ops->set_sregs(vcpu, sregs);
+}
+
+/*
+ * A SET ioctl replaces the registers: a dirty copy in the run area no
+ * longer applies, and the stored copy no longer describes the vCPU.
+ */
+void vmx_vcpu_sync_clear_dirty(struct vmx_vcpu *vcpu, u32 bits)
+{
+	struct vmx_run *run = vcpu->run;
+
+	WRITE_ONCE(run->sync_dirty, READ_ONCE(run->sync_dirty) & ~bits);
+	WRITE_ONCE(run->sync_valid, READ_ONCE(run->sync_valid) & ~bits);
+}
+
+/*
+ * Load what the VMM changed in the run area's register copies.  Each is
+ * copied out of the shared page first, so that it is checked and used
+ * as one value even if another thread writes the page meanwhile.
+ */
+static int vmx_vcpu_sync_in(struct vmx_vcpu *vcpu)
+{
+	struct vmx_run *run = vcpu->run;
+	u32 dirty = READ_ONCE(run->sync_dirty);
+	struct vmx_sregs sregs;
+	struct vmx_regs regs;
+	int ret;
+
+	if (READ_ONCE(run->sync_want) & ~VMX_SYNC_VALID_WANT ||
+	    dirty & ~VMX_SYNC_VALID_DIRTY)
+		return -EINVAL;
+	if (dirty & VMX_SYNC_SREGS) {
+		memcpy(&sregs, &run->sregs, sizeof(sregs));
+		ret = vmx_vcpu_set_sregs(vcpu, &sregs);
+		if (ret)
+			return ret;
+	}
+	if (dirty & VMX_SYNC_REGS) {
+		memcpy(&regs, &run->regs, sizeof(regs));
+		ret = vmx_vcpu_set_regs(vcpu, &regs);
+		if (ret)
+			return ret;
+	}
+	WRITE_ONCE(run->sync_dirty, 0);
+	return 0;
+}
+
+/* Store the register copies the VMM asked for as VMX_RUN returns. */
+static void vmx_vcpu_sync_out(struct vmx_vcpu *vcpu)
+{
+	struct vmx_run *run = vcpu->run;
+	u32 want = READ_ONCE(run->sync_want), valid = 0;
+	u32 reason = run->exit_reason;
+
+	if (want & VMX_SYNC_ON_DECODE &&
+	    (reason == VMX_EXIT_MMIO || (reason == VMX_EXIT_IO && run->io.string)))
+		want |= VMX_SYNC_REGS | VMX_SYNC_SREGS;
+	if (want & VMX_SYNC_REGS) {
+		vmx_vcpu_get_regs(vcpu, &run->regs);
+		valid |= VMX_SYNC_REGS;
+	}
+	if (want & VMX_SYNC_SREGS) {
+		memset(&run->sregs, 0, sizeof(run->sregs));
+		vmx_ops->get_sregs(vcpu, &run->sregs);
+		valid |= VMX_SYNC_SREGS;
+	}
+	WRITE_ONCE(run->sync_valid, valid);
+}
+
 int vmx_vcpu_run(struct vmx_vcpu *vcpu)
 {
 	int ret;
 
 	vcpu->run->exit_reason = VMX_EXIT_NONE;
+	WRITE_ONCE(vcpu->run->sync_valid, 0);
+	ret = vmx_vcpu_sync_in(vcpu);
+	if (ret)
+		return ret;
 	ret = vmx_vcpu_complete_pending(vcpu);
 	if (ret)
 		return ret;
@@ -125,6 +221,8 @@ int vmx_vcpu_run(struct vmx_vcpu *vcpu)
 	vmx_vcpu_put(vcpu);
 	if (ret == 0)
 		vcpu->stat.exits_to_user++;
+	if (ret == 0 || ret == -EINTR)
+		vmx_vcpu_sync_out(vcpu);
 	return ret;
 }
 
@@ -327,6 +425,7 @@ static struct vmx_vcpu *vmx_vcpu_alloc(struct vmx_vm *vm, u32 id)
 {
 	struct vmx_vcpu *vcpu;
 
+	BUILD_BUG_ON(sizeof(struct vmx_run) > VMX_RUN_AREA_SIZE);
 	vcpu = kzalloc(vmx_ops->vcpu_size, GFP_KERNEL_ACCOUNT);
 	if (!vcpu)
 		return NULL;

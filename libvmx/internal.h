@@ -43,12 +43,16 @@ struct libvmx_vm {
 	struct lv_memmap *memmap;
 };
 
+/* @sync: the module keeps register copies in the run area. */
 struct libvmx_vcpu {
 	struct libvmx_vm *vm;
 	int fd;
 	uint32_t id;
 	struct vmx_run *run;
+	bool sync;
 };
+
+void lv_vcpu_put_regs(struct libvmx_vcpu *vcpu, const struct vmx_regs *regs);
 
 void lv_vm_free_memory(struct libvmx_vm *vm);
 

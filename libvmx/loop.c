@@ -98,6 +98,14 @@ static int lv_inject_fault(struct libvmx_vcpu *vcpu, const struct lv_fault *f)
 				  f->has_error_code, f->error_code);
 }
 
+static int lv_loop_put_regs(struct libvmx_vcpu *vcpu, const struct vmx_regs *regs)
+{
+	if (!vcpu->sync)
+		return libvmx_vcpu_set_regs(vcpu, regs);
+	lv_vcpu_put_regs(vcpu, regs);
+	return 0;
+}
+
 /* Finish an MMIO or string I/O instruction in user space. */
 static int lv_loop_assist(struct lv_loop_ctx *c, struct vmx_run *run)
 {
@@ -126,9 +134,9 @@ static int lv_loop_assist(struct lv_loop_ctx *c, struct vmx_run *run)
 		return c->stop;
 	switch (ret) {
 	case 0:
-		return libvmx_vcpu_set_regs(c->vcpu, &regs);
+		return lv_loop_put_regs(c->vcpu, &regs);
 	case -EACCES:
-		ret = libvmx_vcpu_set_regs(c->vcpu, &regs);
+		ret = lv_loop_put_regs(c->vcpu, &regs);
 		return ret ? ret : lv_inject_fault(c->vcpu, &fault);
 	case -EOPNOTSUPP:
 		return libvmx_vcpu_inject(c->vcpu, VMX_EVENT_EXCEPTION,
@@ -187,6 +195,9 @@ int libvmx_vcpu_loop(struct libvmx_vcpu *vcpu, const struct libvmx_exit_ops *ops
 	if (!vcpu)
 		return -EINVAL;
 	run = vcpu->run;
+	/* What the assist needs comes with the exits that need it. */
+	if (vcpu->sync)
+		run->sync_want |= VMX_SYNC_ON_DECODE;
 	for (;;) {
 		ret = libvmx_vcpu_run(vcpu);
 		/* A signal: INTR is an exit like the others. */

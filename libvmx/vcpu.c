@@ -7,6 +7,14 @@
 
 #include "internal.h"
 
+static bool lv_has_sync_regs(struct libvmx_vm *vm)
+{
+	struct vmx_caps caps;
+
+	return lv_ioctl(vm->vmx->fd, VMX_GET_CAPS, &caps) == 0 &&
+	       (caps.features & VMX_FEAT_SYNC_REGS);
+}
+
 int libvmx_vcpu_create(struct libvmx_vm *vm, uint32_t id,
 		       struct libvmx_vcpu **out)
 {
@@ -36,6 +44,7 @@ int libvmx_vcpu_create(struct libvmx_vm *vm, uint32_t id,
 	vcpu->vm = vm;
 	vcpu->fd = fd;
 	vcpu->id = id;
+	vcpu->sync = lv_has_sync_regs(vm);
 	*out = vcpu;
 	return 0;
 }
@@ -84,9 +93,55 @@ int libvmx_vcpu_##name(struct libvmx_vcpu *vcpu, type arg)		\
 	return lv_ioctl(vcpu->fd, req, (void *)arg);			\
 }
 
-LV_VCPU_IOCTL(get_regs, VMX_GET_REGS, struct vmx_regs *)
+/*
+ * Register reads come from the run area when the module stored them
+ * there at the last exit (or the library left a change there for the
+ * next run); otherwise from the ioctl.  Writes are ioctls, which also
+ * void the run-area copy in the kernel.
+ */
+static bool lv_sync_has(struct libvmx_vcpu *vcpu, uint32_t bit)
+{
+	struct vmx_run *run = vcpu->run;
+
+	return vcpu->sync && ((run->sync_valid | run->sync_dirty) & bit);
+}
+
+int libvmx_vcpu_get_regs(struct libvmx_vcpu *vcpu, struct vmx_regs *regs)
+{
+	if (!vcpu || !regs)
+		return -EINVAL;
+	if (lv_sync_has(vcpu, VMX_SYNC_REGS)) {
+		*regs = vcpu->run->regs;
+		return 0;
+	}
+	return lv_ioctl(vcpu->fd, VMX_GET_REGS, regs);
+}
+
+int libvmx_vcpu_get_sregs(struct libvmx_vcpu *vcpu, struct vmx_sregs *sregs)
+{
+	if (!vcpu || !sregs)
+		return -EINVAL;
+	if (lv_sync_has(vcpu, VMX_SYNC_SREGS)) {
+		*sregs = vcpu->run->sregs;
+		return 0;
+	}
+	return lv_ioctl(vcpu->fd, VMX_GET_SREGS, sregs);
+}
+
+/*
+ * The library's own write-back after an assisted instruction: into the
+ * run area, loaded by the next VMX_RUN, so that completing an MMIO or
+ * string I/O exit costs no ioctl.
+ */
+void lv_vcpu_put_regs(struct libvmx_vcpu *vcpu, const struct vmx_regs *regs)
+{
+	struct vmx_run *run = vcpu->run;
+
+	run->regs = *regs;
+	run->sync_dirty |= VMX_SYNC_REGS;
+}
+
 LV_VCPU_IOCTL(set_regs, VMX_SET_REGS, const struct vmx_regs *)
-LV_VCPU_IOCTL(get_sregs, VMX_GET_SREGS, struct vmx_sregs *)
 LV_VCPU_IOCTL(set_sregs, VMX_SET_SREGS, const struct vmx_sregs *)
 LV_VCPU_IOCTL(get_fpu, VMX_GET_FPU, struct vmx_fpu *)
 LV_VCPU_IOCTL(set_fpu, VMX_SET_FPU, const struct vmx_fpu *)

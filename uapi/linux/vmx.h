@@ -34,6 +34,7 @@
 /* Feature bits reported in vmx_caps.features. */
 #define VMX_FEAT_NESTED_PAGING	_BITULL(0)	/* NPT or EPT in use */
 #define VMX_FEAT_VCPUS		_BITULL(1)	/* vCPUs can be created and run */
+#define VMX_FEAT_SYNC_REGS	_BITULL(2)	/* registers in the run area */
 
 /**
  * struct vmx_caps - what this module and CPU offer (VMX_GET_CAPS)
@@ -401,6 +402,14 @@ enum vmx_exit_reason {
 #define VMX_IO_IN		0
 #define VMX_IO_OUT		1
 
+/* vmx_run.sync_want, sync_dirty, sync_valid */
+#define VMX_SYNC_REGS		_BITUL(0)	/* vmx_run.regs */
+#define VMX_SYNC_SREGS		_BITUL(1)	/* vmx_run.sregs */
+/* sync_want only: both, but only at MMIO and string-I/O exits */
+#define VMX_SYNC_ON_DECODE	_BITUL(2)
+#define VMX_SYNC_VALID_WANT	(VMX_SYNC_REGS | VMX_SYNC_SREGS | VMX_SYNC_ON_DECODE)
+#define VMX_SYNC_VALID_DIRTY	(VMX_SYNC_REGS | VMX_SYNC_SREGS)
+
 /* vmx_run.internal.suberror */
 #define VMX_INTERNAL_UNKNOWN_EXIT	1	/* data[0]: hardware exit code */
 #define VMX_INTERNAL_NPT_FAULT		2	/* data[0]: GPA, data[1]: error */
@@ -440,6 +449,23 @@ enum vmx_exit_reason {
  * @rip is the RIP of the exiting instruction (for HLT the vCPU's RIP is
  * already past it); after an INTR exit raised before entering the guest
  * the output fields still describe the previous exit.
+ *
+ * Register sync (VMX_FEAT_SYNC_REGS), so that an exit the VMM completes
+ * itself costs one VMX_RUN and no register ioctls:
+ * @sync_want (in):	VMX_SYNC_* the kernel stores into @regs / @sregs
+ *			when VMX_RUN returns (0 or EINTR); VMX_SYNC_ON_DECODE
+ *			stores both at MMIO and string-I/O exits only, which
+ *			is what an instruction assist needs
+ * @sync_valid (out):	what this return stored
+ * @sync_dirty (in):	VMX_SYNC_REGS / VMX_SYNC_SREGS the VMM changed in
+ *			@regs / @sregs: the next VMX_RUN loads them first,
+ *			with the checks and effects of VMX_SET_REGS /
+ *			VMX_SET_SREGS (EINVAL from VMX_RUN if refused), and
+ *			clears @sync_dirty.  A VMX_SET_REGS / VMX_SET_SREGS
+ *			ioctl clears its bit here and in @sync_valid: the
+ *			ioctl wins.  The GET ioctls do not see dirty, not yet
+ *			loaded values.
+ * Unknown bits in @sync_want or @sync_dirty make VMX_RUN fail (EINVAL).
  */
 struct vmx_run {
 	__u8 immediate_exit;
@@ -527,6 +553,13 @@ struct vmx_run {
 		} msr;
 		__u8 pad[256];
 	};
+
+	__u32 sync_want;
+	__u32 sync_dirty;
+	__u32 sync_valid;
+	__u32 sync_pad;
+	struct vmx_regs regs;
+	struct vmx_sregs sregs;
 };
 
 /*
