@@ -158,7 +158,7 @@
 /* Software-kept guest MSRs that the guest uses without an exit. */
 enum vtx_guest_msr {
 	VTX_MSR_STAR, VTX_MSR_LSTAR, VTX_MSR_CSTAR, VTX_MSR_SFMASK,
-	VTX_MSR_KERNEL_GS_BASE, VTX_MSR_TSC_AUX,
+	VTX_MSR_KERNEL_GS_BASE,
 	VTX_NR_GUEST_MSRS
 };
 
