@@ -145,13 +145,15 @@ static void vtx_prepare_host(struct vtx_vcpu *vtx)
 /*
  * Host state a VM exit does not restore, saved before entry and put
  * back after it with IRQs still off: the SYSCALL MSRs and user GS base
- * (the guest runs with its own), TSC_AUX, DS/ES/LDT, DEBUGCTL, CR2.
+ * (the guest runs with its own), TSC_AUX, DEBUGCTL, CR2, and the VMM
+ * thread's DS/ES/FS/GS/LDT selectors (the exit loads null selectors and
+ * the host-state FS/GS bases; user space must get its own back).
  */
 struct vtx_host_regs {
 	u64 kernel_gs_base;
 	u64 tsc_aux;
 	u64 debugctl;
-	u16 ds, es, ldt;
+	u16 ds, es, fs, gs, ldt;
 };
 
 static void vtx_switch_to_guest(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
@@ -174,9 +176,36 @@ static void vtx_switch_to_guest(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 	rdmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
 	savesegment(ds, h->ds);
 	savesegment(es, h->es);
+	savesegment(fs, h->fs);
+	savesegment(gs, h->gs);
 	asm volatile("sldt %0" : "=r" (h->ldt));
 	if (native_read_cr2() != vtx->cr2)
 		native_write_cr2(vtx->cr2);
+}
+
+/*
+ * The VMM thread's own selectors, LDT first (they may point into it).
+ * Loading FS or GS also loads a base from the descriptor: the bases
+ * user space had (64-bit, maybe set with WRFSBASE/WRGSBASE) go back on
+ * top.  The user GS base is the inactive one (MSR_KERNEL_GS_BASE) here.
+ */
+static void vtx_restore_host_segments(struct vtx_vcpu *vtx,
+				      struct vtx_host_regs *h)
+{
+	if (h->ldt)
+		asm volatile("lldt %0" : : "r" (h->ldt));
+	if (h->ds)
+		loadsegment(ds, h->ds);
+	if (h->es)
+		loadsegment(es, h->es);
+	if (unlikely(h->fs)) {
+		loadsegment(fs, h->fs);
+		wrmsrl(MSR_FS_BASE, vtx->host_fs_base);
+	}
+	if (unlikely(h->gs)) {
+		load_gs_index(h->gs);
+		wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	}
 }
 
 static void vtx_switch_to_host(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
@@ -200,12 +229,7 @@ static void vtx_switch_to_host(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 		wrmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
-	if (h->ds)
-		loadsegment(ds, h->ds);
-	if (h->es)
-		loadsegment(es, h->es);
-	if (h->ldt)
-		asm volatile("lldt %0" : : "r" (h->ldt));
+	vtx_restore_host_segments(vtx, h);
 	__this_cpu_write(vtx_host_dirty, true);
 }
 
