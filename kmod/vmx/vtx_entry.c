@@ -233,11 +233,24 @@ static void vtx_switch_to_host(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 	__this_cpu_write(vtx_host_dirty, true);
 }
 
-/* The VM exit was caused by an NMI or #MC: give it to the host now. */
+/*
+ * The VM exit was caused by an NMI or a machine check: give it to the
+ * host now, on the CPU that took it and with IRQs still off, as the
+ * hardware would have delivered it (a machine check's banks describe
+ * this CPU; NMIs and #MC are not maskable by IF).  "int $2" and
+ * "int $0x12" run the kernel's own handlers through its IDT, on their
+ * IST stacks.  A machine check during VM entry (exit reason 41) is the
+ * host's too; the VMM then sees a failed entry.  The #MC paths cannot be
+ * tested: no emulated rig raises machine checks.
+ */
 static void vtx_handle_host_event(u32 reason)
 {
 	u32 info, type;
 
+	if ((reason & VTX_EXIT_REASON_MASK) == EXIT_REASON_MCE_DURING_VMENTRY) {
+		asm volatile("int $0x12");
+		return;
+	}
 	if ((reason & VTX_EXIT_REASON_MASK) != EXIT_REASON_EXCEPTION_NMI)
 		return;
 	info = vtx_vmread(VM_EXIT_INTR_INFO);
