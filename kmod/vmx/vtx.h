@@ -20,6 +20,7 @@
 #include <linux/percpu-defs.h>
 #include <linux/types.h>
 #include <asm/asm.h>
+#include <asm/msr-index.h>
 #include <asm/vmx.h>
 
 #include "../core.h"
@@ -95,6 +96,20 @@
 #define VTX_EPT_QUAL_WRITE		BIT_ULL(1)
 #define VTX_EPT_QUAL_FETCH		BIT_ULL(2)
 #define VTX_EPT_QUAL_NMI_UNBLOCK	BIT_ULL(12)
+
+/* Exit qualification of a debug exception (Table 28-1): DR6 as it would be. */
+#define VTX_DBG_QUAL_B0_3		GENMASK_ULL(3, 0)
+#define VTX_DBG_QUAL_BD			BIT_ULL(13)
+#define VTX_DBG_QUAL_BS			BIT_ULL(14)
+#define VTX_DBG_QUAL_RTM		BIT_ULL(16)
+
+/* DR6 reads as 1 in its reserved bits and in RTM (active low); DR7.GD. */
+#define VTX_DR6_FIXED			0xffff0ff0ULL
+#define VTX_DR6_RTM			BIT_ULL(16)
+#define VTX_DR7_GD			BIT_ULL(13)
+
+/* Guest IA32_DEBUGCTL bits: BTF only, no LBR or other host facilities. */
+#define VTX_GUEST_DEBUGCTL		DEBUGCTLMSR_BTF
 
 /* Event (interruption) information: VM-entry, VM-exit, IDT vectoring. */
 #define VTX_EVENT_VECTOR_MASK		0xffU

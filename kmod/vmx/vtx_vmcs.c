@@ -210,8 +210,15 @@ static void vtx_init_controls(struct vtx_vcpu *vtx)
 	vtx_vmwrite(SECONDARY_VM_EXEC_CONTROL, vtx_secondary_ctls);
 	vtx_vmwrite(VM_EXIT_CONTROLS, vtx_exit_ctls);
 	vtx_vmwrite(VM_ENTRY_CONTROLS, vtx->entry_ctls);
-	/* Machine checks belong to the host. */
-	vtx_vmwrite(EXCEPTION_BITMAP, BIT(X86_TRAP_MC));
+	/*
+	 * Machine checks belong to the host.  #DB and #AC always exit: a
+	 * guest can make their delivery raise them again forever without
+	 * reaching an instruction boundary, where host interrupts would be
+	 * taken (CVE-2015-8104, CVE-2015-5307); as exits, each round lets
+	 * the host look at signals and reschedule.
+	 */
+	vtx_vmwrite(EXCEPTION_BITMAP, BIT(X86_TRAP_MC) | BIT(X86_TRAP_DB) |
+		    BIT(X86_TRAP_AC));
 	vtx_vmwrite(PAGE_FAULT_ERROR_CODE_MASK, 0);
 	vtx_vmwrite(PAGE_FAULT_ERROR_CODE_MATCH, 0);
 	vtx_vmwrite(CR3_TARGET_COUNT, 0);
