@@ -195,7 +195,11 @@ enum vtx_guest_msr {
  * @intr_state:	guest interruptibility; written into the VMCS before
  *		each entry and read back after each exit
  * @cr2:	guest CR2 (VMX does not switch it)
- * @dr:		guest DR0-3 and DR6, emulated (MOV DR exits)
+ * @dr, @dr_live: guest DR0-3 and DR6 (@dr[4]).  MOV DR exits until the
+ *		guest first touches a debug register; from then on they are
+ *		loaded and saved around every entry and MOV DR runs
+ *		natively.  DR7 and IA32_DEBUGCTL are in the VMCS (load/save
+ *		debug controls).
  * @msrs:	guest values of the MSRs in enum vtx_guest_msr; loaded into
  *		the CPU around each entry with IRQs off
  * @host_*:	values last written to the VMCS host-state area
@@ -223,6 +227,7 @@ struct vtx_vcpu {
 
 	u64 cr2;
 	u64 dr[5];
+	bool dr_live;
 	u64 msrs[VTX_NR_GUEST_MSRS];
 
 	unsigned long host_cr3;
@@ -418,6 +423,7 @@ void vtx_vcpu_put(struct vmx_vcpu *vcpu);
 void vtx_vmcs_enter(struct vtx_vcpu *vtx);
 void vtx_vmcs_leave(void);
 void vtx_set_intr_window(struct vtx_vcpu *vtx, u32 bit, bool on);
+void vtx_set_exec_ctl(struct vtx_vcpu *vtx, u32 bit, bool on);
 int vtx_vcpu_init(struct vmx_vcpu *vcpu);
 void vtx_vcpu_free(struct vmx_vcpu *vcpu);
 

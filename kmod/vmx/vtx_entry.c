@@ -156,6 +156,34 @@ struct vtx_host_regs {
 	u16 ds, es, fs, gs, ldt;
 };
 
+/*
+ * Guest DR0-3 and DR6 into the CPU.  DR7 is still the host's here (the
+ * entry loads the guest's): if host breakpoints are armed, disarm them
+ * first, or they would fire on the guest's addresses meanwhile.
+ */
+static void vtx_dr_load(struct vtx_vcpu *vtx)
+{
+	if (hw_breakpoint_active())
+		native_set_debugreg(7, 0);
+	native_set_debugreg(0, vtx->dr[0]);
+	native_set_debugreg(1, vtx->dr[1]);
+	native_set_debugreg(2, vtx->dr[2]);
+	native_set_debugreg(3, vtx->dr[3]);
+	native_set_debugreg(6, vtx->dr[4]);
+}
+
+/* The exit set DR7 to 0x400: the guest's DR0-3 and DR6 are inert now. */
+static void vtx_dr_save(struct vtx_vcpu *vtx)
+{
+	vtx->dr[0] = native_get_debugreg(0);
+	vtx->dr[1] = native_get_debugreg(1);
+	vtx->dr[2] = native_get_debugreg(2);
+	vtx->dr[3] = native_get_debugreg(3);
+	vtx->dr[4] = native_get_debugreg(6);
+	/* No guest status bits for the host's #DB handler to misread. */
+	native_set_debugreg(6, VTX_DR6_FIXED);
+}
+
 static void vtx_switch_to_guest(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 {
 	int i;
@@ -181,6 +209,8 @@ static void vtx_switch_to_guest(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 	asm volatile("sldt %0" : "=r" (h->ldt));
 	if (native_read_cr2() != vtx->cr2)
 		native_write_cr2(vtx->cr2);
+	if (vtx->dr_live)
+		vtx_dr_load(vtx);
 }
 
 /*
@@ -212,6 +242,8 @@ static void vtx_switch_to_host(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 {
 	int i;
 
+	if (vtx->dr_live)
+		vtx_dr_save(vtx);
 	vtx->cr2 = native_read_cr2();
 	rdmsrl(MSR_KERNEL_GS_BASE, vtx->msrs[VTX_MSR_KERNEL_GS_BASE]);
 	for (i = 0; i < VTX_NR_GUEST_MSRS; i++) {

@@ -260,37 +260,15 @@ unknown:
 }
 
 /*
- * MOV to/from DR: the guest's DR0-3 and DR6 are kept here (the host's
- * breakpoints stay intact), DR7 in the VMCS.
+ * MOV to/from DR: DR0-3 and DR6 stay the host's until the guest first
+ * touches a debug register.  Then they go live (switched around every
+ * entry) and MOV DR runs natively, with the CPU's own checks (#UD for
+ * DR4/5 with CR4.DE, #GP, general detect): the instruction runs again.
  */
 static int vtx_exit_dr(struct vtx_vcpu *vtx, u32 reason)
 {
-	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
-	unsigned int dr = qual & VTX_DR_NUM_MASK;
-	unsigned int gpr = (qual >> VTX_DR_GPR_SHIFT) & VTX_DR_GPR_MASK;
-	u64 val;
-
-	if (dr == 4 || dr == 5) {
-		if (vtx_guest_cr4() & X86_CR4_DE)
-			return vtx_inject_ud(vtx);
-		dr += 2;
-	}
-	if (qual & VTX_DR_FROM) {
-		val = dr < 4 ? vtx->dr[dr] : dr == 6 ? vtx->dr[4] :
-		      vtx_vmread(GUEST_DR7);
-		vtx_gpr_write(vtx, gpr, val);
-	} else {
-		val = vtx_gpr_read(vtx, gpr);
-		if (dr >= 6 && val >> 32)
-			return vtx_inject_gp(vtx);
-		if (dr < 4)
-			vtx->dr[dr] = val;
-		else if (dr == 6)
-			vtx->dr[4] = val;
-		else
-			vtx_vmwrite(GUEST_DR7, val);
-	}
-	vtx_skip_insn(vtx);
+	vtx->dr_live = true;
+	vtx_set_exec_ctl(vtx, CPU_BASED_MOV_DR_EXITING, false);
 	return 1;
 }
 

@@ -486,8 +486,15 @@ static int vtx_set_vmcs_msr(struct vtx_vcpu *vtx, u32 index, u64 data,
 		vtx_vmwrite(TSC_OFFSET, data - rdtsc());
 		return 0;
 	case MSR_IA32_DEBUGCTLMSR:
-		/* No LBR virtualization: only the reset value. */
-		return data ? -EINVAL : 0;
+		/*
+		 * Loaded on entry, cleared by the exit: the guest gets
+		 * branch single-stepping, never LBR or the host's other
+		 * facilities (no LBR virtualization).
+		 */
+		if (data & ~VTX_GUEST_DEBUGCTL)
+			return -EINVAL;
+		vtx_vmwrite(GUEST_IA32_DEBUGCTL, data);
+		return 0;
 	}
 	return -ENOENT;
 }

@@ -150,6 +150,17 @@ void vtx_set_intr_window(struct vtx_vcpu *vtx, u32 bit, bool on)
 	}
 }
 
+/* Switch a primary processor-based execution control. */
+void vtx_set_exec_ctl(struct vtx_vcpu *vtx, u32 bit, bool on)
+{
+	u32 ctls = on ? vtx->primary_ctls | bit : vtx->primary_ctls & ~bit;
+
+	if (ctls != vtx->primary_ctls) {
+		vtx->primary_ctls = ctls;
+		vtx_vmwrite(CPU_BASED_VM_EXEC_CONTROL, ctls);
+	}
+}
+
 /* ---- vCPU set-up ---- */
 
 /* MSRs the guest reads and writes directly: the VMCS or entry code switch them. */
