@@ -175,13 +175,14 @@ static int vtx_setup_controls(void)
 			      MSR_IA32_VMX_EXIT_CTLS,
 			      VM_EXIT_HOST_ADDR_SPACE_SIZE | VM_EXIT_SAVE_IA32_EFER |
 			      VM_EXIT_LOAD_IA32_EFER | VM_EXIT_SAVE_IA32_PAT |
-			      VM_EXIT_LOAD_IA32_PAT, 0, &vtx_exit_ctls);
+			      VM_EXIT_LOAD_IA32_PAT | VM_EXIT_SAVE_DEBUG_CONTROLS,
+			      0, &vtx_exit_ctls);
 	if (ret)
 		return ret;
 	ret = vtx_adjust_ctls(true_ctls ? MSR_IA32_VMX_TRUE_ENTRY_CTLS :
 			      MSR_IA32_VMX_ENTRY_CTLS,
-			      VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT,
-			      0, &vtx_entry_ctls);
+			      VM_ENTRY_LOAD_IA32_EFER | VM_ENTRY_LOAD_IA32_PAT |
+			      VM_ENTRY_LOAD_DEBUG_CONTROLS, 0, &vtx_entry_ctls);
 	if (ret)
 		return ret;
 	/* Follows the guest's EFER.LMA, entry by entry. */

@@ -20,6 +20,7 @@
 #include <linux/percpu-defs.h>
 #include <linux/types.h>
 #include <asm/asm.h>
+#include <asm/msr-index.h>
 #include <asm/vmx.h>
 
 #include "../core.h"
@@ -96,6 +97,20 @@
 #define VTX_EPT_QUAL_FETCH		BIT_ULL(2)
 #define VTX_EPT_QUAL_NMI_UNBLOCK	BIT_ULL(12)
 
+/* Exit qualification of a debug exception (Table 28-1): DR6 as it would be. */
+#define VTX_DBG_QUAL_B0_3		GENMASK_ULL(3, 0)
+#define VTX_DBG_QUAL_BD			BIT_ULL(13)
+#define VTX_DBG_QUAL_BS			BIT_ULL(14)
+#define VTX_DBG_QUAL_RTM		BIT_ULL(16)
+
+/* DR6 reads as 1 in its reserved bits and in RTM (active low); DR7.GD. */
+#define VTX_DR6_FIXED			0xffff0ff0ULL
+#define VTX_DR6_RTM			BIT_ULL(16)
+#define VTX_DR7_GD			BIT_ULL(13)
+
+/* Guest IA32_DEBUGCTL bits: BTF only, no LBR or other host facilities. */
+#define VTX_GUEST_DEBUGCTL		DEBUGCTLMSR_BTF
+
 /* Event (interruption) information: VM-entry, VM-exit, IDT vectoring. */
 #define VTX_EVENT_VECTOR_MASK		0xffU
 #define VTX_EVENT_TYPE_SHIFT		8
@@ -158,7 +173,7 @@
 /* Software-kept guest MSRs that the guest uses without an exit. */
 enum vtx_guest_msr {
 	VTX_MSR_STAR, VTX_MSR_LSTAR, VTX_MSR_CSTAR, VTX_MSR_SFMASK,
-	VTX_MSR_KERNEL_GS_BASE, VTX_MSR_TSC_AUX,
+	VTX_MSR_KERNEL_GS_BASE,
 	VTX_NR_GUEST_MSRS
 };
 
@@ -179,7 +194,11 @@ enum vtx_guest_msr {
  * @intr_state:	guest interruptibility; written into the VMCS before
  *		each entry and read back after each exit
  * @cr2:	guest CR2 (VMX does not switch it)
- * @dr:		guest DR0-3 and DR6, emulated (MOV DR exits)
+ * @dr, @dr_live: guest DR0-3 and DR6 (@dr[4]).  MOV DR exits until the
+ *		guest first touches a debug register; from then on they are
+ *		loaded and saved around every entry and MOV DR runs
+ *		natively.  DR7 and IA32_DEBUGCTL are in the VMCS (load/save
+ *		debug controls).
  * @msrs:	guest values of the MSRs in enum vtx_guest_msr; loaded into
  *		the CPU around each entry with IRQs off
  * @host_*:	values last written to the VMCS host-state area
@@ -206,6 +225,7 @@ struct vtx_vcpu {
 
 	u64 cr2;
 	u64 dr[5];
+	bool dr_live;
 	u64 msrs[VTX_NR_GUEST_MSRS];
 
 	unsigned long host_cr3;
@@ -402,6 +422,7 @@ void vtx_vcpu_put(struct vmx_vcpu *vcpu);
 void vtx_vmcs_enter(struct vtx_vcpu *vtx);
 void vtx_vmcs_leave(void);
 void vtx_set_intr_window(struct vtx_vcpu *vtx, u32 bit, bool on);
+void vtx_set_exec_ctl(struct vtx_vcpu *vtx, u32 bit, bool on);
 int vtx_vcpu_init(struct vmx_vcpu *vcpu);
 void vtx_vcpu_free(struct vmx_vcpu *vcpu);
 

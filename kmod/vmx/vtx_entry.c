@@ -138,14 +138,44 @@ static void vtx_prepare_host(struct vtx_vcpu *vtx)
 /*
  * Host state a VM exit does not restore, saved before entry and put
  * back after it with IRQs still off: the SYSCALL MSRs and user GS base
- * (the guest runs with its own), TSC_AUX, DS/ES/LDT, DEBUGCTL, CR2.
+ * (the guest runs with its own), TSC_AUX, DEBUGCTL, CR2, and the VMM
+ * thread's DS/ES/FS/GS/LDT selectors (the exit loads null selectors and
+ * the host-state FS/GS bases; user space must get its own back).
  */
 struct vtx_host_regs {
 	u64 kernel_gs_base;
 	u64 tsc_aux;
 	u64 debugctl;
-	u16 ds, es, ldt;
+	u16 ds, es, fs, gs, ldt;
 };
+
+/*
+ * Guest DR0-3 and DR6 into the CPU.  DR7 is still the host's here (the
+ * entry loads the guest's): if host breakpoints are armed, disarm them
+ * first, or they would fire on the guest's addresses meanwhile.
+ */
+static void vtx_dr_load(struct vtx_vcpu *vtx)
+{
+	if (hw_breakpoint_active())
+		native_set_debugreg(7, 0);
+	native_set_debugreg(0, vtx->dr[0]);
+	native_set_debugreg(1, vtx->dr[1]);
+	native_set_debugreg(2, vtx->dr[2]);
+	native_set_debugreg(3, vtx->dr[3]);
+	native_set_debugreg(6, vtx->dr[4]);
+}
+
+/* The exit set DR7 to 0x400: the guest's DR0-3 and DR6 are inert now. */
+static void vtx_dr_save(struct vtx_vcpu *vtx)
+{
+	vtx->dr[0] = native_get_debugreg(0);
+	vtx->dr[1] = native_get_debugreg(1);
+	vtx->dr[2] = native_get_debugreg(2);
+	vtx->dr[3] = native_get_debugreg(3);
+	vtx->dr[4] = native_get_debugreg(6);
+	/* No guest status bits for the host's #DB handler to misread. */
+	native_set_debugreg(6, VTX_DR6_FIXED);
+}
 
 static void vtx_switch_to_guest(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 {
@@ -167,15 +197,46 @@ static void vtx_switch_to_guest(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 	rdmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
 	savesegment(ds, h->ds);
 	savesegment(es, h->es);
+	savesegment(fs, h->fs);
+	savesegment(gs, h->gs);
 	asm volatile("sldt %0" : "=r" (h->ldt));
 	if (native_read_cr2() != vtx->cr2)
 		native_write_cr2(vtx->cr2);
+	if (vtx->dr_live)
+		vtx_dr_load(vtx);
+}
+
+/*
+ * The VMM thread's own selectors, LDT first (they may point into it).
+ * Loading FS or GS also loads a base from the descriptor: the bases
+ * user space had (64-bit, maybe set with WRFSBASE/WRGSBASE) go back on
+ * top.  The user GS base is the inactive one (MSR_KERNEL_GS_BASE) here.
+ */
+static void vtx_restore_host_segments(struct vtx_vcpu *vtx,
+				      struct vtx_host_regs *h)
+{
+	if (h->ldt)
+		asm volatile("lldt %0" : : "r" (h->ldt));
+	if (h->ds)
+		loadsegment(ds, h->ds);
+	if (h->es)
+		loadsegment(es, h->es);
+	if (unlikely(h->fs)) {
+		loadsegment(fs, h->fs);
+		wrmsrl(MSR_FS_BASE, vtx->host_fs_base);
+	}
+	if (unlikely(h->gs)) {
+		load_gs_index(h->gs);
+		wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	}
 }
 
 static void vtx_switch_to_host(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 {
 	int i;
 
+	if (vtx->dr_live)
+		vtx_dr_save(vtx);
 	vtx->cr2 = native_read_cr2();
 	rdmsrl(MSR_KERNEL_GS_BASE, vtx->msrs[VTX_MSR_KERNEL_GS_BASE]);
 	for (i = 0; i < VTX_NR_GUEST_MSRS; i++) {
@@ -193,20 +254,28 @@ static void vtx_switch_to_host(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
 		wrmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
 	if (hw_breakpoint_active())
 		hw_breakpoint_restore();
-	if (h->ds)
-		loadsegment(ds, h->ds);
-	if (h->es)
-		loadsegment(es, h->es);
-	if (h->ldt)
-		asm volatile("lldt %0" : : "r" (h->ldt));
+	vtx_restore_host_segments(vtx, h);
 	__this_cpu_write(vtx_host_dirty, true);
 }
 
-/* The VM exit was caused by an NMI or #MC: give it to the host now. */
+/*
+ * The VM exit was caused by an NMI or a machine check: give it to the
+ * host now, on the CPU that took it and with IRQs still off, as the
+ * hardware would have delivered it (a machine check's banks describe
+ * this CPU; NMIs and #MC are not maskable by IF).  "int $2" and
+ * "int $0x12" run the kernel's own handlers through its IDT, on their
+ * IST stacks.  A machine check during VM entry (exit reason 41) is the
+ * host's too; the VMM then sees a failed entry.  The #MC paths cannot be
+ * tested: no emulated rig raises machine checks.
+ */
 static void vtx_handle_host_event(u32 reason)
 {
 	u32 info, type;
 
+	if ((reason & VTX_EXIT_REASON_MASK) == EXIT_REASON_MCE_DURING_VMENTRY) {
+		asm volatile("int $0x12");
+		return;
+	}
 	if ((reason & VTX_EXIT_REASON_MASK) != EXIT_REASON_EXCEPTION_NMI)
 		return;
 	info = vtx_vmread(VM_EXIT_INTR_INFO);

@@ -57,16 +57,67 @@ static int vtx_exit_nothing(struct vtx_vcpu *vtx, u32 reason)
 	return 1;
 }
 
+/*
+ * DR6 as the #DB would have left it had it not exited (the exit leaves
+ * DR6 alone and reports in the qualification): B0-B3 replaced, BD and BS
+ * set when reported (never cleared by the CPU), RTM (active low) clear
+ * only for a #DB inside a transaction.
+ */
+static u64 vtx_dr6_after_db(u64 dr6, u64 qual)
+{
+	dr6 &= ~VTX_DBG_QUAL_B0_3;
+	dr6 |= VTX_DR6_FIXED;
+	dr6 |= qual & (VTX_DBG_QUAL_B0_3 | VTX_DBG_QUAL_BD | VTX_DBG_QUAL_BS);
+	if (qual & VTX_DBG_QUAL_RTM)
+		dr6 &= ~VTX_DR6_RTM;
+	return dr6;
+}
+
+/* The guest's own #DB (always intercepted): reflect it. */
+static int vtx_exit_db(struct vtx_vcpu *vtx, u32 type)
+{
+	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
+
+	if (type == VTX_EVENT_TYPE_PRIV_SW_EXC) {
+		/* INT1 exits before it completes; its #DB is a trap. */
+		vtx_skip_insn(vtx);
+	} else if ((vtx->vcpu.rflags & X86_EFLAGS_TF) &&
+		   (vtx->intr_state & VTX_INTR_SHADOW)) {
+		/*
+		 * A #DB exit does not record the single-step still due
+		 * after the STI/MOV SS shadow, and the next entry checks
+		 * that it is there.
+		 */
+		vtx_vmwrite(GUEST_PENDING_DBG_EXCEPTIONS,
+			    vtx_vmread(GUEST_PENDING_DBG_EXCEPTIONS) |
+			    VTX_DBG_QUAL_BS);
+	}
+	vtx->dr[4] = vtx_dr6_after_db(vtx->dr[4], qual);
+	/* Delivering a general-detect #DB clears GD for the handler. */
+	if (qual & VTX_DBG_QUAL_BD)
+		vtx_vmwrite(GUEST_DR7, vtx_vmread(GUEST_DR7) & ~VTX_DR7_GD);
+	vtx_queue_exception(vtx, X86_TRAP_DB, false, 0);
+	return 1;
+}
+
 static int vtx_exit_exception(struct vtx_vcpu *vtx, u32 reason)
 {
 	u32 info = vtx_vmread(VM_EXIT_INTR_INFO);
 	u32 type = (info >> VTX_EVENT_TYPE_SHIFT) & VTX_EVENT_TYPE_MASK;
+	u8 vector = info & VTX_EVENT_VECTOR_MASK;
 	u64 data[2] = { reason, info };
 
 	/* NMIs and machine checks went to the host right after the exit. */
-	if (type == VTX_EVENT_TYPE_NMI ||
-	    (info & VTX_EVENT_VECTOR_MASK) == X86_TRAP_MC)
+	if (type == VTX_EVENT_TYPE_NMI || vector == X86_TRAP_MC)
 		return 1;
+	if (vector == X86_TRAP_DB)
+		return vtx_exit_db(vtx, type);
+	/* #AC is only intercepted to keep its delivery loop interruptible. */
+	if (vector == X86_TRAP_AC) {
+		vtx_queue_exception(vtx, X86_TRAP_AC, true,
+				    vtx_vmread(VM_EXIT_INTR_ERROR_CODE));
+		return 1;
+	}
 	vmx_vcpu_exit_internal(&vtx->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 2, data);
 	return 0;
 }
@@ -209,37 +260,15 @@ unknown:
 }
 
 /*
- * MOV to/from DR: the guest's DR0-3 and DR6 are kept here (the host's
- * breakpoints stay intact), DR7 in the VMCS.
+ * MOV to/from DR: DR0-3 and DR6 stay the host's until the guest first
+ * touches a debug register.  Then they go live (switched around every
+ * entry) and MOV DR runs natively, with the CPU's own checks (#UD for
+ * DR4/5 with CR4.DE, #GP, general detect): the instruction runs again.
  */
 static int vtx_exit_dr(struct vtx_vcpu *vtx, u32 reason)
 {
-	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
-	unsigned int dr = qual & VTX_DR_NUM_MASK;
-	unsigned int gpr = (qual >> VTX_DR_GPR_SHIFT) & VTX_DR_GPR_MASK;
-	u64 val;
-
-	if (dr == 4 || dr == 5) {
-		if (vtx_guest_cr4() & X86_CR4_DE)
-			return vtx_inject_ud(vtx);
-		dr += 2;
-	}
-	if (qual & VTX_DR_FROM) {
-		val = dr < 4 ? vtx->dr[dr] : dr == 6 ? vtx->dr[4] :
-		      vtx_vmread(GUEST_DR7);
-		vtx_gpr_write(vtx, gpr, val);
-	} else {
-		val = vtx_gpr_read(vtx, gpr);
-		if (dr >= 6 && val >> 32)
-			return vtx_inject_gp(vtx);
-		if (dr < 4)
-			vtx->dr[dr] = val;
-		else if (dr == 6)
-			vtx->dr[4] = val;
-		else
-			vtx_vmwrite(GUEST_DR7, val);
-	}
-	vtx_skip_insn(vtx);
+	vtx->dr_live = true;
+	vtx_set_exec_ctl(vtx, CPU_BASED_MOV_DR_EXITING, false);
 	return 1;
 }
 

@@ -78,29 +78,60 @@ static int vtx_read_guest(struct vmx_vcpu *vcpu, u64 gpa, void *buf,
 	return copy_from_user(buf, (const void __user *)hva, len) ? -EFAULT : 0;
 }
 
+/* PAE paging outside long mode: a VM entry takes the PDPTEs from the VMCS. */
+static bool vtx_pae_paging(u64 cr0, u64 cr4, u64 efer)
+{
+	return (cr0 & X86_CR0_PG) && (cr4 & X86_CR4_PAE) && !(efer & EFER_LMA);
+}
+
 /*
- * PAE paging outside long mode: a VM entry takes the four PDPTEs from
- * the VMCS, so load them from the guest's CR3 as MOV to CR0 would (the
- * guest's own MOV to CR3 or CR4 loads them in hardware).  -EINVAL for
- * reserved bits in a present entry, which the guest gets as #GP.
+ * The four PDPTEs @cr3 points to, from the VMM's memory: may fault and
+ * sleep, so never with the VMCS loaded under get_cpu().  Outside RAM
+ * they read as not present.
  */
-static int vtx_load_pdptrs(struct vtx_vcpu *vtx, u64 cr0, u64 cr4, u64 efer)
+static void vtx_read_pdptes(struct vtx_vcpu *vtx, u64 cr3, u64 pdpte[4])
+{
+	if (vtx_read_guest(&vtx->vcpu, cr3 & VTX_PAE_CR3_MASK, pdpte,
+			   4 * sizeof(u64)))
+		memset(pdpte, 0, 4 * sizeof(u64));
+}
+
+/* -EINVAL for reserved bits in a present entry. */
+static int vtx_check_pdptes(const u64 pdpte[4])
 {
 	u64 rsvd = VTX_PDPTE_RSVD | ~GENMASK_ULL(boot_cpu_data.x86_phys_bits - 1, 0);
-	u64 pdpte[4] = { 0 };
 	int i;
 
-	if (!(cr0 & X86_CR0_PG) || !(cr4 & X86_CR4_PAE) || (efer & EFER_LMA))
-		return 0;
-	/* Outside RAM they read as not present. */
-	if (vtx_read_guest(&vtx->vcpu, vtx_vmread(GUEST_CR3) & VTX_PAE_CR3_MASK,
-			   pdpte, sizeof(pdpte)))
-		memset(pdpte, 0, sizeof(pdpte));
 	for (i = 0; i < 4; i++)
 		if ((pdpte[i] & VTX_PDPTE_P) && (pdpte[i] & rsvd))
 			return -EINVAL;
+	return 0;
+}
+
+static void vtx_write_pdptes(const u64 pdpte[4])
+{
+	int i;
+
 	for (i = 0; i < 4; i++)
 		vtx_vmwrite(GUEST_PDPTR0 + 2 * i, pdpte[i]);
+}
+
+/*
+ * A guest MOV to CR0 that turns on PAE paging loads the PDPTEs (the
+ * guest's own MOV to CR3 or CR4 loads them in hardware).  -EINVAL for
+ * reserved bits, which the guest gets as #GP.  Called from exit
+ * handlers, which may sleep (the preempt notifier reloads the VMCS).
+ */
+static int vtx_load_pdptrs(struct vtx_vcpu *vtx, u64 cr0, u64 cr4, u64 efer)
+{
+	u64 pdpte[4];
+
+	if (!vtx_pae_paging(cr0, cr4, efer))
+		return 0;
+	vtx_read_pdptes(vtx, vtx_vmread(GUEST_CR3), pdpte);
+	if (vtx_check_pdptes(pdpte))
+		return -EINVAL;
+	vtx_write_pdptes(pdpte);
 	return 0;
 }
 
@@ -242,6 +273,8 @@ int vtx_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 {
 	struct vtx_vcpu *vtx = to_vtx(vcpu);
 	u64 efer = sregs->efer & ~EFER_LMA;
+	u64 pdpte[4] = { 0 };
+	bool pae;
 
 	/* Bits that must be zero, and paging modes no CPU can be in. */
 	if (sregs->cr0 >> 32 || sregs->cr4 & ~vtx_cr4_allowed ||
@@ -255,6 +288,10 @@ int vtx_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	/* LMA follows from LME and paging, whatever the VMM passed. */
 	if ((efer & EFER_LME) && (sregs->cr0 & X86_CR0_PG))
 		efer |= EFER_LMA;
+	/* Guest memory first: reading it may sleep, vtx_vmcs_enter() may not. */
+	pae = vtx_pae_paging(sregs->cr0, sregs->cr4, efer);
+	if (pae)
+		vtx_read_pdptes(vtx, sregs->cr3, pdpte);
 
 	vtx_vmcs_enter(vtx);
 	vtx_seg_write(VTX_CS, &sregs->cs);
@@ -274,8 +311,9 @@ int vtx_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	vtx_write_efer(vtx, efer);
 	vtx_vmwrite(GUEST_CR0, vtx_hw_cr0(sregs->cr0));
 	vtx_vmwrite(CR0_READ_SHADOW, sregs->cr0);
-	/* Bad PDPTEs fail the next entry, as they would on hardware. */
-	vtx_load_pdptrs(vtx, sregs->cr0, sregs->cr4, efer);
+	/* Bad PDPTEs fail the next entry's checks, as on hardware. */
+	if (pae)
+		vtx_write_pdptes(pdpte);
 	vtx_vmcs_leave();
 	vtx->cr2 = sregs->cr2;
 	/* CD/NW never reach the hardware: check them as an entry would. */
@@ -447,8 +485,15 @@ static int vtx_set_vmcs_msr(struct vtx_vcpu *vtx, u32 index, u64 data,
 		vtx_vmwrite(GUEST_IA32_PAT, data);
 		return 0;
 	case MSR_IA32_DEBUGCTLMSR:
-		/* No LBR virtualization: only the reset value. */
-		return data ? -EINVAL : 0;
+		/*
+		 * Loaded on entry, cleared by the exit: the guest gets
+		 * branch single-stepping, never LBR or the host's other
+		 * facilities (no LBR virtualization).
+		 */
+		if (data & ~VTX_GUEST_DEBUGCTL)
+			return -EINVAL;
+		vtx_vmwrite(GUEST_IA32_DEBUGCTL, data);
+		return 0;
 	}
 	return -ENOENT;
 }

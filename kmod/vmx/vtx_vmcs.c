@@ -150,6 +150,17 @@ void vtx_set_intr_window(struct vtx_vcpu *vtx, u32 bit, bool on)
 	}
 }
 
+/* Switch a primary processor-based execution control. */
+void vtx_set_exec_ctl(struct vtx_vcpu *vtx, u32 bit, bool on)
+{
+	u32 ctls = on ? vtx->primary_ctls | bit : vtx->primary_ctls & ~bit;
+
+	if (ctls != vtx->primary_ctls) {
+		vtx->primary_ctls = ctls;
+		vtx_vmwrite(CPU_BASED_VM_EXEC_CONTROL, ctls);
+	}
+}
+
 /* ---- vCPU set-up ---- */
 
 /* MSRs the guest reads and writes directly: the VMCS or entry code switch them. */
@@ -210,8 +221,15 @@ static void vtx_init_controls(struct vtx_vcpu *vtx)
 	vtx_vmwrite(SECONDARY_VM_EXEC_CONTROL, vtx_secondary_ctls);
 	vtx_vmwrite(VM_EXIT_CONTROLS, vtx_exit_ctls);
 	vtx_vmwrite(VM_ENTRY_CONTROLS, vtx->entry_ctls);
-	/* Machine checks belong to the host. */
-	vtx_vmwrite(EXCEPTION_BITMAP, BIT(X86_TRAP_MC));
+	/*
+	 * Machine checks belong to the host.  #DB and #AC always exit: a
+	 * guest can make their delivery raise them again forever without
+	 * reaching an instruction boundary, where host interrupts would be
+	 * taken (CVE-2015-8104, CVE-2015-5307); as exits, each round lets
+	 * the host look at signals and reschedule.
+	 */
+	vtx_vmwrite(EXCEPTION_BITMAP, BIT(X86_TRAP_MC) | BIT(X86_TRAP_DB) |
+		    BIT(X86_TRAP_AC));
 	vtx_vmwrite(PAGE_FAULT_ERROR_CODE_MASK, 0);
 	vtx_vmwrite(PAGE_FAULT_ERROR_CODE_MATCH, 0);
 	vtx_vmwrite(CR3_TARGET_COUNT, 0);
