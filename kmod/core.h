@@ -43,7 +43,10 @@ struct vmx_slot {
 	struct rcu_head rcu;
 };
 
-/* All slots of a VM, sorted by base_gfn; published with RCU. */
+/*
+ * All slots of a VM, sorted by base_gfn; published with RCU, under both
+ * vmx_vm.lock and vmx_mmu.lock (see vmx_mmu_publish_slots()).
+ */
 struct vmx_slots {
 	u32 nr;
 	struct rcu_head rcu;
@@ -81,7 +84,7 @@ struct vmx_mmu {
  * @mm:		the creating process's address space (mmgrab()ed); only a
  *		caller with the same mm may use the VM (others get EIO)
  * @lock:	serializes vCPU creation, slot updates and CPUID updates
- * @slots:	RCU-published slot array; written under @lock
+ * @slots:	RCU-published slot array; written under @lock and mmu.lock
  * @vcpus:	vCPU pointers by id; set under @lock, read locklessly
  * @cpuid:	RCU-published CPUID table; written under @lock
  */
@@ -234,7 +237,8 @@ int vmx_mmu_init(struct vmx_vm *vm);
 void vmx_mmu_destroy(struct vmx_vm *vm);
 int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 			 bool fetch);
-void vmx_mmu_zap_gfn_range(struct vmx_vm *vm, u64 start, u64 end);
+void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,
+			   u64 start, u64 end);
 void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
 			   unsigned long *out, unsigned long longs);
 void vmx_mmu_sync_tlb(struct vmx_vcpu *vcpu, bool *flush);

@@ -4,9 +4,10 @@
  *
  * The slot array is copied on every change and published with RCU, so
  * the nested-fault path looks slots up without a lock.  A change that
- * removes or moves guest memory zaps the old range from the nested page
- * table (which also makes racing faults retry) before the old slot is
- * freed after a grace period.
+ * removes, moves or re-flags a slot publishes the new array and zaps the
+ * old range from the nested page table in one step under the MMU lock
+ * (which also makes racing faults retry); the old slot is freed after a
+ * grace period.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -137,9 +138,11 @@ static void vmx_slot_free_rcu(struct rcu_head *head)
 }
 
 /*
- * Publish @new, then retire the old array and @gone once no reader sees
- * them.  Nothing waits for the grace period: a VMM may change thousands
- * of slots in a row.  (The module's exit waits for the callbacks.)
+ * Publish @new and zap what @gone mapped in one step (see
+ * vmx_mmu_publish_slots()), then retire the old array and @gone once no
+ * reader sees them.  Nothing waits for the grace period: a VMM may
+ * change thousands of slots in a row.  (The module's exit waits for the
+ * callbacks.)
  */
 static void vmx_slots_publish(struct vmx_vm *vm, struct vmx_slots *new,
 			      struct vmx_slot *gone)
@@ -147,12 +150,13 @@ static void vmx_slots_publish(struct vmx_vm *vm, struct vmx_slots *new,
 	struct vmx_slots *old = rcu_dereference_protected(vm->slots,
 						lockdep_is_held(&vm->lock));
 
-	rcu_assign_pointer(vm->slots, new);
-	if (gone) {
-		vmx_mmu_zap_gfn_range(vm, gone->base_gfn,
+	if (gone)
+		vmx_mmu_publish_slots(vm, new, gone->base_gfn,
 				      gone->base_gfn + gone->npages);
+	else
+		vmx_mmu_publish_slots(vm, new, 0, 0);
+	if (gone)
 		call_rcu(&gone->rcu, vmx_slot_free_rcu);
-	}
 	if (old)
 		kvfree_rcu(old, rcu);
 }

@@ -165,14 +165,31 @@ static bool vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
 			   start, end);
 }
 
-/* Remove mappings of guest frames [start, end); bumps invalidate_seq. */
-void vmx_mmu_zap_gfn_range(struct vmx_vm *vm, u64 start, u64 end)
+/*
+ * Make @new the VM's slot array and remove the mappings of guest frames
+ * [start, end) (what a deleted, moved or re-flagged slot covered) in one
+ * step under the MMU lock.  An invalidation finds the old slot, with its
+ * mappings, before this step, and neither after it: there is no moment
+ * in which a host range maps into the table with no slot that leads an
+ * invalidation to it.  A fault that looked up the old array retries:
+ * invalidate_seq moves in the same step, after the new array is visible.
+ * The mirror case, a new slot over a host range whose invalidation is in
+ * progress, maps nothing meanwhile: faults retry while invalidate_active
+ * is non-zero, and any fault that pinned a page before the invalidation
+ * ends sees invalidate_seq moved.
+ */
+void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,
+			   u64 start, u64 end)
 {
-	bool flush;
+	bool flush = false;
 
 	spin_lock(&vm->mmu.lock);
+	rcu_assign_pointer(vm->slots, new);
+	/* Pairs with the smp_rmb() in the fault path: new seq, new slots. */
+	smp_wmb();
 	vm->mmu.invalidate_seq++;
-	flush = vmx_mmu_zap_locked(vm, start, end);
+	if (start < end)
+		flush = vmx_mmu_zap_locked(vm, start, end);
 	spin_unlock(&vm->mmu.lock);
 	if (flush)
 		vmx_mmu_flush_remote(vm);
