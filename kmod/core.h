@@ -62,14 +62,24 @@ struct vmx_slots {
  * @invalidate_seq: bumped at the end of every invalidation; a fault
  *		that saw another value before pinning its page retries
  * @invalidate_active: invalidations in progress; faults retry meanwhile
- * @tlb_gen:	bumped whenever a mapping was removed; a vCPU whose
- *		@tlb_gen_seen differs flushes its guest TLB before entry
+ * @zap_gen:	under @lock: bumped whenever a translation a guest TLB may
+ *		hold left the table (a leaf cleared, a huge leaf split)
+ * @flushed_gen: the highest @zap_gen whose removals every vCPU's TLB is
+ *		known clean of.  Whoever drops @lock after removing, or
+ *		finding removed, what it must not return with still mapped
+ *		flushes unless @flushed_gen already reached the @zap_gen it
+ *		saw under @lock: a second invalidation that finds the entries
+ *		already cleared by a first one still waits for a flush.
+ * @tlb_gen:	bumped by every remote flush; a vCPU whose @tlb_gen_seen
+ *		differs flushes its guest TLB before entry
  */
 struct vmx_mmu {
 	spinlock_t lock;	/* see above */
 	struct page *root;
 	unsigned long invalidate_seq;
 	long invalidate_active;
+	s64 zap_gen;
+	atomic64_t flushed_gen;
 	atomic64_t tlb_gen;
 };
 

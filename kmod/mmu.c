@@ -11,9 +11,13 @@
  *    own page table maps that page, which the notifier guarantees.
  *  - A fault reads invalidate_seq before pinning the page and installs
  *    the mapping only if no invalidation ran or runs meanwhile.
- *  - Whoever removes mappings bumps tlb_gen and kicks vCPUs in guest
- *    mode, waiting until they left it; a vCPU flushes its guest TLB
- *    before entering whenever it sees a new tlb_gen.
+ *  - Whoever removes mappings counts it in zap_gen under the lock; after
+ *    dropping the lock it returns only once every vCPU's TLB is clean of
+ *    everything removed up to the zap_gen it saw (vmx_mmu_flush_upto()),
+ *    even if another CPU did the removing and is still flushing.
+ *  - A remote flush bumps tlb_gen and kicks vCPUs in guest mode, waiting
+ *    until they left it; a vCPU flushes its guest TLB before entering
+ *    whenever it sees a new tlb_gen.
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -121,6 +125,25 @@ static void vmx_mmu_flush_remote(struct vmx_vm *vm)
 	}
 }
 
+/*
+ * Return once no vCPU's TLB holds anything removed up to @target (a
+ * zap_gen read under the MMU lock).  The flush of another CPU counts
+ * only once it completed: flushed_gen is published after it.
+ */
+static void vmx_mmu_flush_upto(struct vmx_vm *vm, s64 target)
+{
+	struct vmx_mmu *mmu = &vm->mmu;
+	s64 done = atomic64_read_acquire(&mmu->flushed_gen);
+
+	if (done >= target)
+		return;
+	vmx_mmu_flush_remote(vm);
+	/* Never move it back below a later flusher's target. */
+	while (done < target &&
+	       !atomic64_try_cmpxchg_release(&mmu->flushed_gen, &done, target))
+		;
+}
+
 /* Called by a vCPU with IRQs off after it entered guest mode. */
 void vmx_mmu_sync_tlb(struct vmx_vcpu *vcpu, bool *flush)
 {
@@ -158,11 +181,20 @@ static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end)
 	return zapped;
 }
 
-static bool vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
+/*
+ * Clear the leaves of [start, end).  Returns the zap_gen the caller must
+ * have flushed up to (vmx_mmu_flush_upto()) before it returns, whether
+ * it removed anything itself or found it removed by someone still
+ * flushing.
+ */
+static s64 vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
 {
 	lockdep_assert_held(&vm->mmu.lock);
-	return vmx_npt_zap(page_address(vm->mmu.root), VMX_NPT_LEVELS, 0,
-			   start, end);
+	if (start < end &&
+	    vmx_npt_zap(page_address(vm->mmu.root), VMX_NPT_LEVELS, 0,
+			start, end))
+		vm->mmu.zap_gen++;
+	return vm->mmu.zap_gen;
 }
 
 /*
@@ -181,18 +213,16 @@ static bool vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
 void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,
 			   u64 start, u64 end)
 {
-	bool flush = false;
+	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
 	rcu_assign_pointer(vm->slots, new);
 	/* Pairs with the smp_rmb() in the fault path: new seq, new slots. */
 	smp_wmb();
 	vm->mmu.invalidate_seq++;
-	if (start < end)
-		flush = vmx_mmu_zap_locked(vm, start, end);
+	flush_gen = vmx_mmu_zap_locked(vm, start, end);
 	spin_unlock(&vm->mmu.lock);
-	if (flush)
-		vmx_mmu_flush_remote(vm);
+	vmx_mmu_flush_upto(vm, flush_gen);
 }
 
 /* Fetch and clear a slot's dirty bits and write-protect it, atomically. */
@@ -200,17 +230,16 @@ void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
 			   unsigned long *out, unsigned long longs)
 {
 	unsigned long i;
-	bool flush;
+	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
 	vm->mmu.invalidate_seq++;
 	for (i = 0; i < longs; i++)
 		out[i] = xchg(&slot->dirty_bitmap[i], 0);
-	flush = vmx_mmu_zap_locked(vm, slot->base_gfn,
-				   slot->base_gfn + slot->npages);
+	flush_gen = vmx_mmu_zap_locked(vm, slot->base_gfn,
+				       slot->base_gfn + slot->npages);
 	spin_unlock(&vm->mmu.lock);
-	if (flush)
-		vmx_mmu_flush_remote(vm);
+	vmx_mmu_flush_upto(vm, flush_gen);
 }
 
 /* Up to three new tables may be needed below the root for one fault. */
@@ -259,10 +288,15 @@ static void vmx_npt_install(struct vmx_vm *vm, struct vmx_npt_cache *cache,
 		}
 		/*
 		 * A 2 MiB leaf where we map 4 KiB: the new table maps the
-		 * same pages or fewer, so stale TLB entries stay harmless.
+		 * same pages or fewer, so stale TLB entries stay harmless
+		 * for now.  But a later invalidation of a page the table
+		 * does not map would find nothing to zap: count the leaf
+		 * as removed, so that invalidation flushes.
 		 */
-		if (vmx_ops->npt_present(*entry) && vmx_ops->npt_huge(*entry))
+		if (vmx_ops->npt_present(*entry) && vmx_ops->npt_huge(*entry)) {
 			WRITE_ONCE(*entry, 0);
+			vm->mmu.zap_gen++;
+		}
 		if (!vmx_ops->npt_present(*entry)) {
 			struct page *page = cache->pages[--cache->nr];
 
@@ -432,12 +466,12 @@ static struct vmx_vm *vmx_mn_to_vm(struct mmu_notifier *mn)
 	return container_of(mn, struct vmx_vm, mmu_notifier);
 }
 
-/* Zap every slot's part of the host range [start, end). */
-static bool vmx_mmu_zap_hva_locked(struct vmx_vm *vm, unsigned long start,
-				   unsigned long end)
+/* Zap every slot's part of the host range [start, end); see zap_locked. */
+static s64 vmx_mmu_zap_hva_locked(struct vmx_vm *vm, unsigned long start,
+				  unsigned long end)
 {
+	s64 flush_gen = vm->mmu.zap_gen;
 	struct vmx_slots *slots;
-	bool flush = false;
 	u32 i;
 
 	rcu_read_lock();
@@ -450,26 +484,26 @@ static bool vmx_mmu_zap_hva_locked(struct vmx_vm *vm, unsigned long start,
 
 		if (lo >= hi)
 			continue;
-		flush |= vmx_mmu_zap_locked(vm,
+		flush_gen = vmx_mmu_zap_locked(vm,
 				s->base_gfn + ((lo - s->user_addr) >> PAGE_SHIFT),
 				s->base_gfn + DIV_ROUND_UP(hi - s->user_addr, PAGE_SIZE));
 	}
 	rcu_read_unlock();
-	return flush;
+	return flush_gen;
 }
 
 static int vmx_mn_invalidate_range_start(struct mmu_notifier *mn,
 					 const struct mmu_notifier_range *range)
 {
 	struct vmx_vm *vm = vmx_mn_to_vm(mn);
-	bool flush;
+	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
 	vm->mmu.invalidate_active++;
-	flush = vmx_mmu_zap_hva_locked(vm, range->start, range->end);
+	flush_gen = vmx_mmu_zap_hva_locked(vm, range->start, range->end);
 	spin_unlock(&vm->mmu.lock);
-	if (flush)
-		vmx_mmu_flush_remote(vm);
+	/* Even if we zapped nothing: a racing zapper may still be flushing. */
+	vmx_mmu_flush_upto(vm, flush_gen);
 	return 0;
 }
 
@@ -488,14 +522,14 @@ static void vmx_mn_invalidate_range_end(struct mmu_notifier *mn,
 static void vmx_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
 	struct vmx_vm *vm = vmx_mn_to_vm(mn);
-	bool flush;
+	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
 	vm->mmu.invalidate_seq++;
-	flush = vmx_mmu_zap_locked(vm, 0, 1ULL << (VMX_MAX_GPA_BITS - PAGE_SHIFT));
+	flush_gen = vmx_mmu_zap_locked(vm, 0,
+				       1ULL << (VMX_MAX_GPA_BITS - PAGE_SHIFT));
 	spin_unlock(&vm->mmu.lock);
-	if (flush)
-		vmx_mmu_flush_remote(vm);
+	vmx_mmu_flush_upto(vm, flush_gen);
 }
 
 static const struct mmu_notifier_ops vmx_mmu_notifier_ops = {
