@@ -111,6 +111,9 @@ static int vmx_slot_check(const struct vmx_memslot *req)
 		return -EINVAL;
 	if (!req->size)
 		return 0;
+	/* Bounds the dirty bitmap and the harvest (see the uapi header). */
+	if (req->size > VMX_MEM_MAX_SLOT_SIZE)
+		return -EINVAL;
 	if (!PAGE_ALIGNED(req->guest_phys) || !PAGE_ALIGNED(req->size) ||
 	    !PAGE_ALIGNED(req->user_addr))
 		return -EINVAL;
@@ -249,6 +252,25 @@ void vmx_slot_mark_dirty(struct vmx_slot *slot, u64 gfn)
 		set_bit(gfn - slot->base_gfn, slot->dirty_bitmap);
 }
 
+/*
+ * The VMM did not get @bits: set them again, so that the next harvest
+ * reports them (extra bits are harmless, lost ones are not).
+ */
+static void vmx_slot_restore_dirty(struct vmx_slot *slot,
+				   const unsigned long *bits,
+				   unsigned long longs)
+{
+	unsigned long i;
+
+	for (i = 0; i < longs; i++) {
+		if (bits[i])
+			atomic_long_or(bits[i],
+				       (atomic_long_t *)&slot->dirty_bitmap[i]);
+		if (!(i % 4096))
+			cond_resched();
+	}
+}
+
 int vmx_slot_get_dirty_log(struct vmx_vm *vm, const struct vmx_dirty_log *req)
 {
 	void __user *ubitmap = u64_to_user_ptr(req->bitmap);
@@ -273,12 +295,16 @@ int vmx_slot_get_dirty_log(struct vmx_vm *vm, const struct vmx_dirty_log *req)
 
 	bytes = vmx_dirty_bitmap_bytes(slot->npages);
 	ret = -ENOMEM;
-	copy = kvzalloc(bytes, GFP_KERNEL_ACCOUNT);
+	copy = kvmalloc(bytes, GFP_KERNEL_ACCOUNT);
 	if (!copy)
 		goto out_unlock;
 	/* Write-protect again: the next write to any page faults and logs. */
 	vmx_mmu_harvest_dirty(vm, slot, copy, bytes / sizeof(long));
-	ret = copy_to_user(ubitmap, copy, bytes) ? -EFAULT : 0;
+	ret = 0;
+	if (copy_to_user(ubitmap, copy, bytes)) {
+		vmx_slot_restore_dirty(slot, copy, bytes / sizeof(long));
+		ret = -EFAULT;
+	}
 	kvfree(copy);
 out_unlock:
 	mutex_unlock(&vm->lock);

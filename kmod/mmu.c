@@ -225,20 +225,59 @@ void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,
 	vmx_mmu_flush_upto(vm, flush_gen);
 }
 
-/* Fetch and clear a slot's dirty bits and write-protect it, atomically. */
-void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
-			   unsigned long *out, unsigned long longs)
+/*
+ * Bitmap words harvested per MMU-lock hold: 32768 pages, so that a 1 TiB
+ * slot does not keep the lock (and the CPU) for long.
+ */
+#define VMX_HARVEST_LONGS	512
+
+/*
+ * Fetch and clear @n words of a slot's dirty bits from word @first, and
+ * zap their pages so that the next write faults and logs.  Only a page
+ * whose bit is set can have a writable mapping (a fault installs one only
+ * after setting the bit, under this lock, and every harvest zaps the
+ * pages whose bits it took), so words without bits need no zap.
+ */
+static s64 vmx_mmu_harvest_chunk(struct vmx_vm *vm, struct vmx_slot *slot,
+				 unsigned long *out, unsigned long first,
+				 unsigned long n)
 {
-	unsigned long i;
+	u64 start = slot->base_gfn + (u64)first * BITS_PER_LONG;
+	u64 end = min(start + (u64)n * BITS_PER_LONG,
+		      slot->base_gfn + slot->npages);
+	unsigned long i, any = 0;
 	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
-	vm->mmu.invalidate_seq++;
-	for (i = 0; i < longs; i++)
+	for (i = first; i < first + n; i++) {
 		out[i] = xchg(&slot->dirty_bitmap[i], 0);
-	flush_gen = vmx_mmu_zap_locked(vm, slot->base_gfn,
-				       slot->base_gfn + slot->npages);
+		any |= out[i];
+	}
+	flush_gen = vmx_mmu_zap_locked(vm, start, any ? end : start);
 	spin_unlock(&vm->mmu.lock);
+	return flush_gen;
+}
+
+/*
+ * Fetch and clear a slot's dirty bits and write-protect its dirty pages,
+ * in pieces with a reschedule in between.  Piece by piece is enough:
+ * a page is harvested and zapped in one lock hold, and the flush at the
+ * end, before the VMM can read the pages it was told about, removes
+ * every writable translation of a harvested page from the guest TLBs.
+ * A write through one before that flush hits a page reported dirty now,
+ * whose contents the VMM reads only after this returns.
+ */
+void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
+			   unsigned long *out, unsigned long longs)
+{
+	unsigned long i, n;
+	s64 flush_gen = 0;
+
+	for (i = 0; i < longs; i += n) {
+		n = min_t(unsigned long, longs - i, VMX_HARVEST_LONGS);
+		flush_gen = vmx_mmu_harvest_chunk(vm, slot, out, i, n);
+		cond_resched();
+	}
 	vmx_mmu_flush_upto(vm, flush_gen);
 }
 
@@ -481,12 +520,13 @@ static s64 vmx_mmu_zap_hva_locked(struct vmx_vm *vm, unsigned long start,
 		unsigned long s_end = s->user_addr + (s->npages << PAGE_SHIFT);
 		unsigned long lo = max(start, s->user_addr);
 		unsigned long hi = min(end, s_end);
+		u64 first, last;
 
 		if (lo >= hi)
 			continue;
-		flush_gen = vmx_mmu_zap_locked(vm,
-				s->base_gfn + ((lo - s->user_addr) >> PAGE_SHIFT),
-				s->base_gfn + DIV_ROUND_UP(hi - s->user_addr, PAGE_SIZE));
+		first = s->base_gfn + ((lo - s->user_addr) >> PAGE_SHIFT);
+		last = s->base_gfn + DIV_ROUND_UP(hi - s->user_addr, PAGE_SIZE);
+		flush_gen = vmx_mmu_zap_locked(vm, first, last);
 	}
 	rcu_read_unlock();
 	return flush_gen;
