@@ -15,6 +15,10 @@
  *    dropping the lock it returns only once every vCPU's TLB is clean of
  *    everything removed up to the zap_gen it saw (vmx_mmu_flush_upto()),
  *    even if another CPU did the removing and is still flushing.
+ *  - Table pages stay until the VM goes away, except those a slot
+ *    removal unhooks (wholly inside the removed range): they are freed
+ *    after the flush, when no vCPU can walk them any more.  So the table
+ *    memory is bounded by what the current slots cover.
  *  - A remote flush bumps tlb_gen and kicks vCPUs in guest mode, waiting
  *    until they left it; a vCPU flushes its guest TLB before entering
  *    whenever it sees a new tlb_gen.
@@ -155,8 +159,42 @@ void vmx_mmu_sync_tlb(struct vmx_vcpu *vcpu, bool *flush)
 	}
 }
 
-/* Clear leaves for [start, end) below @table; true if any was present. */
-static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end)
+/*
+ * Unhook the table @pte points to (its entry at @level is already
+ * cleared) onto @reclaim, to be freed once no TLB or paging-structure
+ * cache can still lead a vCPU into it.
+ */
+static void vmx_npt_detach(u64 pte, int level, struct list_head *reclaim)
+{
+	struct page *page = virt_to_page(vmx_npt_table(pte));
+
+	set_page_private(page, level - 1);
+	list_add(&page->lru, reclaim);
+}
+
+/* Free what vmx_npt_detach() collected; the flush has been done. */
+static void vmx_npt_free_detached(struct list_head *reclaim)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, reclaim, lru) {
+		int level = page_private(page);
+
+		list_del(&page->lru);
+		set_page_private(page, 0);
+		vmx_npt_free_table(page_address(page), level);
+		cond_resched();
+	}
+}
+
+/*
+ * Clear leaves for [start, end) below @table; true if any was present.
+ * With @reclaim, tables wholly inside the range are unhooked onto it as
+ * well (a removed slot's tables would otherwise stay allocated until the
+ * VM goes away, whatever the VMM maps there later).
+ */
+static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end,
+			struct list_head *reclaim)
 {
 	u64 span = vmx_npt_span(level), gfn;
 	bool zapped = false;
@@ -173,9 +211,13 @@ static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end)
 		if (level == 1 || vmx_ops->npt_huge(pte)) {
 			WRITE_ONCE(table[i], 0);
 			zapped = true;
+		} else if (reclaim && gfn >= start && gfn + span <= end) {
+			WRITE_ONCE(table[i], 0);
+			vmx_npt_detach(pte, level, reclaim);
+			zapped = true;
 		} else {
 			zapped |= vmx_npt_zap(vmx_npt_table(pte), level - 1,
-					      gfn, start, end);
+					      gfn, start, end, reclaim);
 		}
 	}
 	return zapped;
@@ -187,14 +229,20 @@ static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end)
  * it removed anything itself or found it removed by someone still
  * flushing.
  */
-static s64 vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
+static s64 __vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end,
+				struct list_head *reclaim)
 {
 	lockdep_assert_held(&vm->mmu.lock);
 	if (start < end &&
 	    vmx_npt_zap(page_address(vm->mmu.root), VMX_NPT_LEVELS, 0,
-			start, end))
+			start, end, reclaim))
 		vm->mmu.zap_gen++;
 	return vm->mmu.zap_gen;
+}
+
+static s64 vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
+{
+	return __vmx_mmu_zap_locked(vm, start, end, NULL);
 }
 
 /*
@@ -213,6 +261,7 @@ static s64 vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
 void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,
 			   u64 start, u64 end)
 {
+	LIST_HEAD(reclaim);
 	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
@@ -220,9 +269,10 @@ void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,
 	/* Pairs with the smp_rmb() in the fault path: new seq, new slots. */
 	smp_wmb();
 	vm->mmu.invalidate_seq++;
-	flush_gen = vmx_mmu_zap_locked(vm, start, end);
+	flush_gen = __vmx_mmu_zap_locked(vm, start, end, &reclaim);
 	spin_unlock(&vm->mmu.lock);
 	vmx_mmu_flush_upto(vm, flush_gen);
+	vmx_npt_free_detached(&reclaim);
 }
 
 /*
