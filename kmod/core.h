@@ -43,7 +43,10 @@ struct vmx_slot {
 	struct rcu_head rcu;
 };
 
-/* All slots of a VM, sorted by base_gfn; published with RCU. */
+/*
+ * All slots of a VM, sorted by base_gfn; published with RCU, under both
+ * vmx_vm.lock and vmx_mmu.lock (see vmx_mmu_publish_slots()).
+ */
 struct vmx_slots {
 	u32 nr;
 	struct rcu_head rcu;
@@ -59,14 +62,24 @@ struct vmx_slots {
  * @invalidate_seq: bumped at the end of every invalidation; a fault
  *		that saw another value before pinning its page retries
  * @invalidate_active: invalidations in progress; faults retry meanwhile
- * @tlb_gen:	bumped whenever a mapping was removed; a vCPU whose
- *		@tlb_gen_seen differs flushes its guest TLB before entry
+ * @zap_gen:	under @lock: bumped whenever a translation a guest TLB may
+ *		hold left the table (a leaf cleared, a huge leaf split)
+ * @flushed_gen: the highest @zap_gen whose removals every vCPU's TLB is
+ *		known clean of.  Whoever drops @lock after removing, or
+ *		finding removed, what it must not return with still mapped
+ *		flushes unless @flushed_gen already reached the @zap_gen it
+ *		saw under @lock: a second invalidation that finds the entries
+ *		already cleared by a first one still waits for a flush.
+ * @tlb_gen:	bumped by every remote flush; a vCPU whose @tlb_gen_seen
+ *		differs flushes its guest TLB before entry
  */
 struct vmx_mmu {
 	spinlock_t lock;	/* see above */
 	struct page *root;
 	unsigned long invalidate_seq;
 	long invalidate_active;
+	s64 zap_gen;
+	atomic64_t flushed_gen;
 	atomic64_t tlb_gen;
 };
 
@@ -81,7 +94,7 @@ struct vmx_mmu {
  * @mm:		the creating process's address space (mmgrab()ed); only a
  *		caller with the same mm may use the VM (others get EIO)
  * @lock:	serializes vCPU creation, slot updates and CPUID updates
- * @slots:	RCU-published slot array; written under @lock
+ * @slots:	RCU-published slot array; written under @lock and mmu.lock
  * @vcpus:	vCPU pointers by id; set under @lock, read locklessly
  * @cpuid:	RCU-published CPUID table; written under @lock
  */
@@ -302,7 +315,8 @@ int vmx_mmu_init(struct vmx_vm *vm);
 void vmx_mmu_destroy(struct vmx_vm *vm);
 int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 			 bool fetch);
-void vmx_mmu_zap_gfn_range(struct vmx_vm *vm, u64 start, u64 end);
+void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,
+			   u64 start, u64 end);
 void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
 			   unsigned long *out, unsigned long longs);
 void vmx_mmu_sync_tlb(struct vmx_vcpu *vcpu, bool *flush);

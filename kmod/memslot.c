@@ -4,9 +4,10 @@
  *
  * The slot array is copied on every change and published with RCU, so
  * the nested-fault path looks slots up without a lock.  A change that
- * removes or moves guest memory zaps the old range from the nested page
- * table (which also makes racing faults retry) before the old slot is
- * freed after a grace period.
+ * removes, moves or re-flags a slot publishes the new array and zaps the
+ * old range from the nested page table in one step under the MMU lock
+ * (which also makes racing faults retry); the old slot is freed after a
+ * grace period.
  */
 #include <linux/mm.h>
 #include <linux/slab.h>
@@ -110,6 +111,9 @@ static int vmx_slot_check(const struct vmx_memslot *req)
 		return -EINVAL;
 	if (!req->size)
 		return 0;
+	/* Bounds the dirty bitmap and the harvest (see the uapi header). */
+	if (req->size > VMX_MEM_MAX_SLOT_SIZE)
+		return -EINVAL;
 	if (!PAGE_ALIGNED(req->guest_phys) || !PAGE_ALIGNED(req->size) ||
 	    !PAGE_ALIGNED(req->user_addr))
 		return -EINVAL;
@@ -137,9 +141,11 @@ static void vmx_slot_free_rcu(struct rcu_head *head)
 }
 
 /*
- * Publish @new, then retire the old array and @gone once no reader sees
- * them.  Nothing waits for the grace period: a VMM may change thousands
- * of slots in a row.  (The module's exit waits for the callbacks.)
+ * Publish @new and zap what @gone mapped in one step (see
+ * vmx_mmu_publish_slots()), then retire the old array and @gone once no
+ * reader sees them.  Nothing waits for the grace period: a VMM may
+ * change thousands of slots in a row.  (The module's exit waits for the
+ * callbacks.)
  */
 static void vmx_slots_publish(struct vmx_vm *vm, struct vmx_slots *new,
 			      struct vmx_slot *gone)
@@ -147,12 +153,13 @@ static void vmx_slots_publish(struct vmx_vm *vm, struct vmx_slots *new,
 	struct vmx_slots *old = rcu_dereference_protected(vm->slots,
 						lockdep_is_held(&vm->lock));
 
-	rcu_assign_pointer(vm->slots, new);
-	if (gone) {
-		vmx_mmu_zap_gfn_range(vm, gone->base_gfn,
+	if (gone)
+		vmx_mmu_publish_slots(vm, new, gone->base_gfn,
 				      gone->base_gfn + gone->npages);
+	else
+		vmx_mmu_publish_slots(vm, new, 0, 0);
+	if (gone)
 		call_rcu(&gone->rcu, vmx_slot_free_rcu);
-	}
 	if (old)
 		kvfree_rcu(old, rcu);
 }
@@ -245,6 +252,25 @@ void vmx_slot_mark_dirty(struct vmx_slot *slot, u64 gfn)
 		set_bit(gfn - slot->base_gfn, slot->dirty_bitmap);
 }
 
+/*
+ * The VMM did not get @bits: set them again, so that the next harvest
+ * reports them (extra bits are harmless, lost ones are not).
+ */
+static void vmx_slot_restore_dirty(struct vmx_slot *slot,
+				   const unsigned long *bits,
+				   unsigned long longs)
+{
+	unsigned long i;
+
+	for (i = 0; i < longs; i++) {
+		if (bits[i])
+			atomic_long_or(bits[i],
+				       (atomic_long_t *)&slot->dirty_bitmap[i]);
+		if (!(i % 4096))
+			cond_resched();
+	}
+}
+
 int vmx_slot_get_dirty_log(struct vmx_vm *vm, const struct vmx_dirty_log *req)
 {
 	void __user *ubitmap = u64_to_user_ptr(req->bitmap);
@@ -269,12 +295,16 @@ int vmx_slot_get_dirty_log(struct vmx_vm *vm, const struct vmx_dirty_log *req)
 
 	bytes = vmx_dirty_bitmap_bytes(slot->npages);
 	ret = -ENOMEM;
-	copy = kvzalloc(bytes, GFP_KERNEL_ACCOUNT);
+	copy = kvmalloc(bytes, GFP_KERNEL_ACCOUNT);
 	if (!copy)
 		goto out_unlock;
 	/* Write-protect again: the next write to any page faults and logs. */
 	vmx_mmu_harvest_dirty(vm, slot, copy, bytes / sizeof(long));
-	ret = copy_to_user(ubitmap, copy, bytes) ? -EFAULT : 0;
+	ret = 0;
+	if (copy_to_user(ubitmap, copy, bytes)) {
+		vmx_slot_restore_dirty(slot, copy, bytes / sizeof(long));
+		ret = -EFAULT;
+	}
 	kvfree(copy);
 out_unlock:
 	mutex_unlock(&vm->lock);

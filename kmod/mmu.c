@@ -11,9 +11,17 @@
  *    own page table maps that page, which the notifier guarantees.
  *  - A fault reads invalidate_seq before pinning the page and installs
  *    the mapping only if no invalidation ran or runs meanwhile.
- *  - Whoever removes mappings bumps tlb_gen and kicks vCPUs in guest
- *    mode, waiting until they left it; a vCPU flushes its guest TLB
- *    before entering whenever it sees a new tlb_gen.
+ *  - Whoever removes mappings counts it in zap_gen under the lock; after
+ *    dropping the lock it returns only once every vCPU's TLB is clean of
+ *    everything removed up to the zap_gen it saw (vmx_mmu_flush_upto()),
+ *    even if another CPU did the removing and is still flushing.
+ *  - Table pages stay until the VM goes away, except those a slot
+ *    removal unhooks (wholly inside the removed range): they are freed
+ *    after the flush, when no vCPU can walk them any more.  So the table
+ *    memory is bounded by what the current slots cover.
+ *  - A remote flush bumps tlb_gen and kicks vCPUs in guest mode, waiting
+ *    until they left it; a vCPU flushes its guest TLB before entering
+ *    whenever it sees a new tlb_gen.
  */
 #include <linux/highmem.h>
 #include <linux/mm.h>
@@ -121,6 +129,25 @@ static void vmx_mmu_flush_remote(struct vmx_vm *vm)
 	}
 }
 
+/*
+ * Return once no vCPU's TLB holds anything removed up to @target (a
+ * zap_gen read under the MMU lock).  The flush of another CPU counts
+ * only once it completed: flushed_gen is published after it.
+ */
+static void vmx_mmu_flush_upto(struct vmx_vm *vm, s64 target)
+{
+	struct vmx_mmu *mmu = &vm->mmu;
+	s64 done = atomic64_read_acquire(&mmu->flushed_gen);
+
+	if (done >= target)
+		return;
+	vmx_mmu_flush_remote(vm);
+	/* Never move it back below a later flusher's target. */
+	while (done < target &&
+	       !atomic64_try_cmpxchg_release(&mmu->flushed_gen, &done, target))
+		;
+}
+
 /* Called by a vCPU with IRQs off after it entered guest mode. */
 void vmx_mmu_sync_tlb(struct vmx_vcpu *vcpu, bool *flush)
 {
@@ -132,8 +159,42 @@ void vmx_mmu_sync_tlb(struct vmx_vcpu *vcpu, bool *flush)
 	}
 }
 
-/* Clear leaves for [start, end) below @table; true if any was present. */
-static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end)
+/*
+ * Unhook the table @pte points to (its entry at @level is already
+ * cleared) onto @reclaim, to be freed once no TLB or paging-structure
+ * cache can still lead a vCPU into it.
+ */
+static void vmx_npt_detach(u64 pte, int level, struct list_head *reclaim)
+{
+	struct page *page = virt_to_page(vmx_npt_table(pte));
+
+	set_page_private(page, level - 1);
+	list_add(&page->lru, reclaim);
+}
+
+/* Free what vmx_npt_detach() collected; the flush has been done. */
+static void vmx_npt_free_detached(struct list_head *reclaim)
+{
+	struct page *page, *next;
+
+	list_for_each_entry_safe(page, next, reclaim, lru) {
+		int level = page_private(page);
+
+		list_del(&page->lru);
+		set_page_private(page, 0);
+		vmx_npt_free_table(page_address(page), level);
+		cond_resched();
+	}
+}
+
+/*
+ * Clear leaves for [start, end) below @table; true if any was present.
+ * With @reclaim, tables wholly inside the range are unhooked onto it as
+ * well (a removed slot's tables would otherwise stay allocated until the
+ * VM goes away, whatever the VMM maps there later).
+ */
+static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end,
+			struct list_head *reclaim)
 {
 	u64 span = vmx_npt_span(level), gfn;
 	bool zapped = false;
@@ -150,50 +211,124 @@ static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end)
 		if (level == 1 || vmx_ops->npt_huge(pte)) {
 			WRITE_ONCE(table[i], 0);
 			zapped = true;
+		} else if (reclaim && gfn >= start && gfn + span <= end) {
+			WRITE_ONCE(table[i], 0);
+			vmx_npt_detach(pte, level, reclaim);
+			zapped = true;
 		} else {
 			zapped |= vmx_npt_zap(vmx_npt_table(pte), level - 1,
-					      gfn, start, end);
+					      gfn, start, end, reclaim);
 		}
 	}
 	return zapped;
 }
 
-static bool vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
+/*
+ * Clear the leaves of [start, end).  Returns the zap_gen the caller must
+ * have flushed up to (vmx_mmu_flush_upto()) before it returns, whether
+ * it removed anything itself or found it removed by someone still
+ * flushing.
+ */
+static s64 __vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end,
+				struct list_head *reclaim)
 {
 	lockdep_assert_held(&vm->mmu.lock);
-	return vmx_npt_zap(page_address(vm->mmu.root), VMX_NPT_LEVELS, 0,
-			   start, end);
+	if (start < end &&
+	    vmx_npt_zap(page_address(vm->mmu.root), VMX_NPT_LEVELS, 0,
+			start, end, reclaim))
+		vm->mmu.zap_gen++;
+	return vm->mmu.zap_gen;
 }
 
-/* Remove mappings of guest frames [start, end); bumps invalidate_seq. */
-void vmx_mmu_zap_gfn_range(struct vmx_vm *vm, u64 start, u64 end)
+static s64 vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
 {
-	bool flush;
+	return __vmx_mmu_zap_locked(vm, start, end, NULL);
+}
+
+/*
+ * Make @new the VM's slot array and remove the mappings of guest frames
+ * [start, end) (what a deleted, moved or re-flagged slot covered) in one
+ * step under the MMU lock.  An invalidation finds the old slot, with its
+ * mappings, before this step, and neither after it: there is no moment
+ * in which a host range maps into the table with no slot that leads an
+ * invalidation to it.  A fault that looked up the old array retries:
+ * invalidate_seq moves in the same step, after the new array is visible.
+ * The mirror case, a new slot over a host range whose invalidation is in
+ * progress, maps nothing meanwhile: faults retry while invalidate_active
+ * is non-zero, and any fault that pinned a page before the invalidation
+ * ends sees invalidate_seq moved.
+ */
+void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,
+			   u64 start, u64 end)
+{
+	LIST_HEAD(reclaim);
+	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
+	rcu_assign_pointer(vm->slots, new);
+	/* Pairs with the smp_rmb() in the fault path: new seq, new slots. */
+	smp_wmb();
 	vm->mmu.invalidate_seq++;
-	flush = vmx_mmu_zap_locked(vm, start, end);
+	flush_gen = __vmx_mmu_zap_locked(vm, start, end, &reclaim);
 	spin_unlock(&vm->mmu.lock);
-	if (flush)
-		vmx_mmu_flush_remote(vm);
+	vmx_mmu_flush_upto(vm, flush_gen);
+	vmx_npt_free_detached(&reclaim);
 }
 
-/* Fetch and clear a slot's dirty bits and write-protect it, atomically. */
+/*
+ * Bitmap words harvested per MMU-lock hold: 32768 pages, so that a 1 TiB
+ * slot does not keep the lock (and the CPU) for long.
+ */
+#define VMX_HARVEST_LONGS	512
+
+/*
+ * Fetch and clear @n words of a slot's dirty bits from word @first, and
+ * zap their pages so that the next write faults and logs.  Only a page
+ * whose bit is set can have a writable mapping (a fault installs one only
+ * after setting the bit, under this lock, and every harvest zaps the
+ * pages whose bits it took), so words without bits need no zap.
+ */
+static s64 vmx_mmu_harvest_chunk(struct vmx_vm *vm, struct vmx_slot *slot,
+				 unsigned long *out, unsigned long first,
+				 unsigned long n)
+{
+	u64 start = slot->base_gfn + (u64)first * BITS_PER_LONG;
+	u64 end = min(start + (u64)n * BITS_PER_LONG,
+		      slot->base_gfn + slot->npages);
+	unsigned long i, any = 0;
+	s64 flush_gen;
+
+	spin_lock(&vm->mmu.lock);
+	for (i = first; i < first + n; i++) {
+		out[i] = xchg(&slot->dirty_bitmap[i], 0);
+		any |= out[i];
+	}
+	flush_gen = vmx_mmu_zap_locked(vm, start, any ? end : start);
+	spin_unlock(&vm->mmu.lock);
+	return flush_gen;
+}
+
+/*
+ * Fetch and clear a slot's dirty bits and write-protect its dirty pages,
+ * in pieces with a reschedule in between.  Piece by piece is enough:
+ * a page is harvested and zapped in one lock hold, and the flush at the
+ * end, before the VMM can read the pages it was told about, removes
+ * every writable translation of a harvested page from the guest TLBs.
+ * A write through one before that flush hits a page reported dirty now,
+ * whose contents the VMM reads only after this returns.
+ */
 void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
 			   unsigned long *out, unsigned long longs)
 {
-	unsigned long i;
-	bool flush;
+	unsigned long i, n;
+	s64 flush_gen = 0;
 
-	spin_lock(&vm->mmu.lock);
-	vm->mmu.invalidate_seq++;
-	for (i = 0; i < longs; i++)
-		out[i] = xchg(&slot->dirty_bitmap[i], 0);
-	flush = vmx_mmu_zap_locked(vm, slot->base_gfn,
-				   slot->base_gfn + slot->npages);
-	spin_unlock(&vm->mmu.lock);
-	if (flush)
-		vmx_mmu_flush_remote(vm);
+	for (i = 0; i < longs; i += n) {
+		n = min_t(unsigned long, longs - i, VMX_HARVEST_LONGS);
+		flush_gen = vmx_mmu_harvest_chunk(vm, slot, out, i, n);
+		cond_resched();
+	}
+	vmx_mmu_flush_upto(vm, flush_gen);
 }
 
 /* Up to three new tables may be needed below the root for one fault. */
@@ -242,10 +377,15 @@ static void vmx_npt_install(struct vmx_vm *vm, struct vmx_npt_cache *cache,
 		}
 		/*
 		 * A 2 MiB leaf where we map 4 KiB: the new table maps the
-		 * same pages or fewer, so stale TLB entries stay harmless.
+		 * same pages or fewer, so stale TLB entries stay harmless
+		 * for now.  But a later invalidation of a page the table
+		 * does not map would find nothing to zap: count the leaf
+		 * as removed, so that invalidation flushes.
 		 */
-		if (vmx_ops->npt_present(*entry) && vmx_ops->npt_huge(*entry))
+		if (vmx_ops->npt_present(*entry) && vmx_ops->npt_huge(*entry)) {
 			WRITE_ONCE(*entry, 0);
+			vm->mmu.zap_gen++;
+		}
 		if (!vmx_ops->npt_present(*entry)) {
 			struct page *page = cache->pages[--cache->nr];
 
@@ -417,12 +557,12 @@ static struct vmx_vm *vmx_mn_to_vm(struct mmu_notifier *mn)
 	return container_of(mn, struct vmx_vm, mmu_notifier);
 }
 
-/* Zap every slot's part of the host range [start, end). */
-static bool vmx_mmu_zap_hva_locked(struct vmx_vm *vm, unsigned long start,
-				   unsigned long end)
+/* Zap every slot's part of the host range [start, end); see zap_locked. */
+static s64 vmx_mmu_zap_hva_locked(struct vmx_vm *vm, unsigned long start,
+				  unsigned long end)
 {
+	s64 flush_gen = vm->mmu.zap_gen;
 	struct vmx_slots *slots;
-	bool flush = false;
 	u32 i;
 
 	rcu_read_lock();
@@ -432,29 +572,30 @@ static bool vmx_mmu_zap_hva_locked(struct vmx_vm *vm, unsigned long start,
 		unsigned long s_end = s->user_addr + (s->npages << PAGE_SHIFT);
 		unsigned long lo = max(start, s->user_addr);
 		unsigned long hi = min(end, s_end);
+		u64 first, last;
 
 		if (lo >= hi)
 			continue;
-		flush |= vmx_mmu_zap_locked(vm,
-				s->base_gfn + ((lo - s->user_addr) >> PAGE_SHIFT),
-				s->base_gfn + DIV_ROUND_UP(hi - s->user_addr, PAGE_SIZE));
+		first = s->base_gfn + ((lo - s->user_addr) >> PAGE_SHIFT);
+		last = s->base_gfn + DIV_ROUND_UP(hi - s->user_addr, PAGE_SIZE);
+		flush_gen = vmx_mmu_zap_locked(vm, first, last);
 	}
 	rcu_read_unlock();
-	return flush;
+	return flush_gen;
 }
 
 static int vmx_mn_invalidate_range_start(struct mmu_notifier *mn,
 					 const struct mmu_notifier_range *range)
 {
 	struct vmx_vm *vm = vmx_mn_to_vm(mn);
-	bool flush;
+	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
 	vm->mmu.invalidate_active++;
-	flush = vmx_mmu_zap_hva_locked(vm, range->start, range->end);
+	flush_gen = vmx_mmu_zap_hva_locked(vm, range->start, range->end);
 	spin_unlock(&vm->mmu.lock);
-	if (flush)
-		vmx_mmu_flush_remote(vm);
+	/* Even if we zapped nothing: a racing zapper may still be flushing. */
+	vmx_mmu_flush_upto(vm, flush_gen);
 	return 0;
 }
 
@@ -473,14 +614,14 @@ static void vmx_mn_invalidate_range_end(struct mmu_notifier *mn,
 static void vmx_mn_release(struct mmu_notifier *mn, struct mm_struct *mm)
 {
 	struct vmx_vm *vm = vmx_mn_to_vm(mn);
-	bool flush;
+	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
 	vm->mmu.invalidate_seq++;
-	flush = vmx_mmu_zap_locked(vm, 0, 1ULL << (VMX_MAX_GPA_BITS - PAGE_SHIFT));
+	flush_gen = vmx_mmu_zap_locked(vm, 0,
+				       1ULL << (VMX_MAX_GPA_BITS - PAGE_SHIFT));
 	spin_unlock(&vm->mmu.lock);
-	if (flush)
-		vmx_mmu_flush_remote(vm);
+	vmx_mmu_flush_upto(vm, flush_gen);
 }
 
 static const struct mmu_notifier_ops vmx_mmu_notifier_ops = {

@@ -30,6 +30,14 @@ static int set_slot(int vmfd, uint32_t slot, uint32_t flags, uint64_t gpa,
 	return ioctl_err(vmfd, VMX_SET_MEMSLOT, &m);
 }
 
+static bool vmx_all_zero_u64(const uint64_t *w, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		if (w[i])
+			return false;
+	return true;
+}
+
 static void *alloc_mem(uint64_t size)
 {
 	void *p = mmap(NULL, size, PROT_READ | PROT_WRITE,
@@ -487,6 +495,143 @@ TEST(slot_changes_while_running)
 	EXPECT_EQ(RACE_FLIPS, flips);
 	EXPECT_GT(c.hits, 0);
 	test_vm_destroy(t);
+}
+
+/* ---- slot size bound (VMX_MEM_MAX_SLOT_SIZE) ---- */
+
+#ifndef VMX_MEM_MAX_SLOT_SIZE
+#define VMX_MEM_MAX_SLOT_SIZE	(1ULL << 40)
+#endif
+/* A user address with room for 2^46 bytes above it. */
+#define BIG_HVA		0x100000000000ULL
+
+/* No memory needs to be behind the range for these: they fail first. */
+TEST(oversized_slots_refused)
+{
+	struct test_vm *t;
+	int fd;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, NULL));
+	fd = libvmx_vm_fd(t->vm);
+	/* Its bitmap would be 4 GiB: once a WARN in kvzalloc. */
+	EXPECT_EQ(-EINVAL, set_slot(fd, 1, VMX_MEM_DIRTY_LOG, 0, 1ULL << 47,
+				    (void *)0x1000));
+	EXPECT_EQ(-EINVAL, set_slot(fd, 1, VMX_MEM_DIRTY_LOG, 1ULL << 46,
+				    1ULL << 46, (void *)BIG_HVA));
+	EXPECT_EQ(-EINVAL, set_slot(fd, 1, 0, 1ULL << 46, 1ULL << 46,
+				    (void *)BIG_HVA));
+	EXPECT_EQ(-EINVAL, set_slot(fd, 1, VMX_MEM_DIRTY_LOG, 1ULL << 42,
+				    VMX_MEM_MAX_SLOT_SIZE + PAGE, (void *)BIG_HVA));
+	test_vm_destroy(t);
+}
+
+#define LIMIT_TOUCHED	8
+
+/* Writes one word at the start of 8 pages 64 MiB apart. */
+static void guest_sparse(void)
+{
+	for (int i = 0; i < LIMIT_TOUCHED; i++)
+		gwrite(SLOT_GPA + ((uint64_t)i << 26), 0xd1d0 + i);
+	GUEST_DONE();
+}
+
+static double now_s(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+/*
+ * A slot of exactly the limit, dirty-logged, over MAP_NORESERVE memory
+ * of which the guest touches 8 pages: accepted, and its 32 MiB bitmap is
+ * harvested (in pieces, rescheduling in between: the rig fails on soft
+ * lockup or RCU stall lines) with exactly those pages dirty.
+ */
+FIXTURE(big) {
+	int unused;
+};
+
+FIXTURE_SETUP(big)
+{
+}
+
+FIXTURE_TEARDOWN(big)
+{
+}
+
+TEST_F_TIMEOUT(big, dirty_log_slot_at_the_limit, 120)
+{
+	uint64_t npages = VMX_MEM_MAX_SLOT_SIZE / PAGE;
+	size_t bytes = npages / 8;
+	struct vmx_dirty_log log = { .slot = 1 };
+	struct test_vm *t;
+	uint64_t *bm;
+	uint8_t *mem;
+	double t0;
+	int fd;
+
+	mem = mmap(NULL, VMX_MEM_MAX_SLOT_SIZE, PROT_READ | PROT_WRITE,
+		   MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	ASSERT_NE(MAP_FAILED, mem);
+	bm = mmap(NULL, bytes, PROT_READ | PROT_WRITE,
+		  MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, bm);
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_sparse));
+	fd = libvmx_vm_fd(t->vm);
+	ASSERT_EQ(0, set_slot(fd, 1, VMX_MEM_DIRTY_LOG, SLOT_GPA,
+			      VMX_MEM_MAX_SLOT_SIZE, mem));
+	log.bitmap = (uint64_t)(uintptr_t)bm;
+	ASSERT_UCALL(t->vcpus[0], UCALL_DONE);
+	t0 = now_s();
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_DIRTY_LOG, &log));
+	TH_LOG("harvest of %lu pages: %.2f s", (unsigned long)npages,
+	       now_s() - t0);
+	for (int i = 0; i < LIMIT_TOUCHED; i++) {
+		uint64_t page = (uint64_t)i << (26 - 12);
+
+		EXPECT_TRUE(bm[page / 64] & (1ULL << (page % 64))) TH_LOG("page %d", i);
+		bm[page / 64] &= ~(1ULL << (page % 64));
+		EXPECT_EQ(0xd1d0 + i, *(uint32_t *)(mem + ((uint64_t)i << 26)));
+	}
+	EXPECT_TRUE(vmx_all_zero_u64(bm, bytes / 8));
+	/* Get-and-clear: nothing the second time. */
+	ASSERT_EQ(0, ioctl_err(fd, VMX_GET_DIRTY_LOG, &log));
+	EXPECT_TRUE(vmx_all_zero_u64(bm, bytes / 8));
+	test_vm_destroy(t);
+	munmap(bm, bytes);
+	munmap(mem, VMX_MEM_MAX_SLOT_SIZE);
+}
+
+static void guest_write_page1(void)
+{
+	gwrite(SLOT_GPA + PAGE, 0x1234);
+	GUEST_DONE();
+}
+
+/* A harvest whose bitmap cannot be written loses no bit. */
+TEST(dirty_log_efault_keeps_bits)
+{
+	struct vmx_dirty_log log = { .slot = 1, .bitmap = 8 };
+	uint8_t *mem = alloc_mem(4 * PAGE);
+	struct test_vm *t;
+	uint64_t bm = 0;
+	int fd;
+
+	ASSERT_NE(NULL, mem);
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_write_page1));
+	fd = libvmx_vm_fd(t->vm);
+	ASSERT_EQ(0, set_slot(fd, 1, VMX_MEM_DIRTY_LOG, SLOT_GPA, 4 * PAGE, mem));
+	ASSERT_UCALL(t->vcpus[0], UCALL_DONE);
+	EXPECT_EQ(-EFAULT, ioctl_err(fd, VMX_GET_DIRTY_LOG, &log));
+	log.bitmap = (uint64_t)(uintptr_t)&bm;
+	EXPECT_EQ(0, ioctl_err(fd, VMX_GET_DIRTY_LOG, &log));
+	EXPECT_EQ(1ULL << 1, bm);
+	EXPECT_EQ(0, ioctl_err(fd, VMX_GET_DIRTY_LOG, &log));
+	EXPECT_EQ(0, bm);
+	test_vm_destroy(t);
+	munmap(mem, 4 * PAGE);
 }
 
 TEST_HARNESS_MAIN

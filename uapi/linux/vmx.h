@@ -118,12 +118,21 @@ struct vmx_vm_info {
 #define VMX_MEM_DIRTY_LOG	_BITUL(1)	/* track writes for GET_DIRTY_LOG */
 #define VMX_MEM_VALID_FLAGS	(VMX_MEM_READONLY | VMX_MEM_DIRTY_LOG)
 
+/*
+ * Largest slot: 2^40 bytes (1 TiB, 2^28 pages), whose dirty bitmap is
+ * 32 MiB.  Beyond it the bitmap allocation and each VMX_GET_DIRTY_LOG
+ * would grow without a sane bound; more guest memory takes more slots.
+ * A larger @size is EINVAL, with or without VMX_MEM_DIRTY_LOG.
+ */
+#define VMX_MEM_MAX_SLOT_SIZE	((__u64)1 << 40)
+
 /**
  * struct vmx_memslot - map guest-physical memory onto the VMM's memory
  * @slot:	slot number, below vmx_caps.max_memslots
  * @flags:	VMX_MEM_*
  * @guest_phys:	first guest-physical address; page aligned
- * @size:	bytes, page aligned; 0 deletes the slot
+ * @size:	bytes, page aligned, at most VMX_MEM_MAX_SLOT_SIZE; 0 deletes
+ *		the slot
  * @user_addr:	VMM virtual address backing the slot; page aligned
  * @reserved:	must be 0
  *
@@ -571,13 +580,15 @@ struct vmx_run {
  *	EEXIST	a vCPU with this id exists
  *	EIO	the caller is not the process that created the VM
  * VMX_SET_MEMSLOT: create, move, re-flag or (size 0) delete a slot.
- *	EINVAL	bad slot number, flags, alignment, size, reserved
+ *	EINVAL	bad slot number, flags, alignment, size (above
+ *		VMX_MEM_MAX_SLOT_SIZE), reserved
  *	EEXIST	overlaps another slot
  *	EFAULT	user_addr range not valid in the caller's address space
  *	ENOENT	deleting a slot that does not exist
  *	EIO	caller is not the VM's creator
  * VMX_GET_DIRTY_LOG: copy out and clear the dirty bitmap of a slot.
- *	ENOENT	no such slot; EINVAL slot without VMX_MEM_DIRTY_LOG
+ *	ENOENT	no such slot; EINVAL slot without VMX_MEM_DIRTY_LOG;
+ *	EFAULT	bitmap not writable (the bits stay set for the next call)
  * VMX_SET_CPUID: the table every vCPU's CPUID reads from.
  *	E2BIG	more than VMX_MAX_CPUID_ENTRIES; EINVAL flags/reserved
  */
