@@ -17,6 +17,7 @@
 #include <linux/bits.h>
 #include <linux/errno.h>
 #include <linux/list.h>
+#include <linux/percpu-defs.h>
 #include <linux/types.h>
 #include <asm/asm.h>
 #include <asm/vmx.h>
@@ -372,16 +373,68 @@ static inline int vtx_invvpid(unsigned long type, u16 vpid, u64 gva)
 	return 0;
 }
 
-/* vtx.c */
+/*
+ * vtx.c: capabilities, fixed once probed, and per-CPU VMX state.
+ * vtx_current:		the vCPU whose VMCS is current here (VMPTRLD)
+ * vtx_loaded:		vCPUs whose VMCS is active here (see vtx.c)
+ * vtx_host_dirty:	a VM exit left the host GDT/TR limits at the
+ *			architectural values; restore them at vcpu_put
+ */
+DECLARE_PER_CPU(struct vtx_vcpu *, vtx_current);
+DECLARE_PER_CPU(struct list_head, vtx_loaded);
+DECLARE_PER_CPU(bool, vtx_host_dirty);
+extern u32 vtx_revision_id;
+extern u32 vtx_pin_ctls, vtx_primary_ctls, vtx_secondary_ctls;
+extern u32 vtx_exit_ctls, vtx_entry_ctls;
+extern u64 vtx_ept_vpid_cap;
+extern u64 vtx_cr0_fixed0, vtx_cr4_fixed0, vtx_cr4_fixed1;
+extern u64 vtx_cr4_allowed;
+extern u32 vtx_preempt_timer;
+extern bool vtx_has_vpid, vtx_l1d_flush;
 extern bool vtx_has_inout_info;
+/* Host SYSCALL MSRs and the index of each enum vtx_guest_msr slot. */
+extern u64 vtx_host_msrs[VTX_NR_GUEST_MSRS];
+extern const u32 vtx_guest_msr_index[VTX_NR_GUEST_MSRS];
+
+/* vtx_vmcs.c */
+void vtx_vmcs_clear_all(void);
+void vtx_vcpu_load(struct vmx_vcpu *vcpu, int cpu);
+void vtx_vcpu_put(struct vmx_vcpu *vcpu);
+void vtx_vmcs_enter(struct vtx_vcpu *vtx);
+void vtx_vmcs_leave(void);
+void vtx_set_intr_window(struct vtx_vcpu *vtx, u32 bit, bool on);
+int vtx_vcpu_init(struct vmx_vcpu *vcpu);
+void vtx_vcpu_free(struct vmx_vcpu *vcpu);
+
+/* vtx_state.c: guest segments in VMX's order, registers, MSRs */
+enum { VTX_ES, VTX_CS, VTX_SS, VTX_DS, VTX_FS, VTX_GS, VTX_LDTR, VTX_TR };
 void vtx_skip_insn(struct vtx_vcpu *vtx);
 void vtx_queue_exception(struct vtx_vcpu *vtx, u8 vector, bool has_error,
 			 u32 error_code);
+u64 vtx_hw_cr0(u64 cr0);
 u64 vtx_guest_cr0(void);
 u64 vtx_guest_cr4(void);
+void vtx_write_efer(struct vtx_vcpu *vtx, u64 efer);
 int vtx_set_cr0(struct vtx_vcpu *vtx, u64 cr0);
 int vtx_set_cr4(struct vtx_vcpu *vtx, u64 cr4);
-void vtx_set_intr_window(struct vtx_vcpu *vtx, u32 bit, bool on);
+void vtx_seg_write(int seg, const struct vmx_segment *s);
+void vtx_get_sregs(struct vmx_vcpu *vcpu, struct vmx_sregs *sregs);
+int vtx_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs);
+void vtx_get_events(struct vmx_vcpu *vcpu, struct vmx_events *events);
+int vtx_set_events(struct vmx_vcpu *vcpu, const struct vmx_events *events);
+bool vtx_irq_window_open(struct vmx_vcpu *vcpu);
+int vtx_get_msr(struct vmx_vcpu *vcpu, u32 index, u64 *data);
+int vtx_set_msr(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host);
+
+/* vtx_ept.c */
+u64 vtx_ept_table_entry(phys_addr_t pa);
+u64 vtx_ept_leaf_entry(phys_addr_t pa, unsigned int prot, bool huge);
+bool vtx_ept_present(u64 pte);
+bool vtx_ept_huge(u64 pte);
+void vtx_flush_guest_tlb(struct vtx_vcpu *vtx);
+
+/* vtx_entry.c */
+int vtx_vcpu_run(struct vmx_vcpu *vcpu);
 
 /* vtx_exit.c */
 int vtx_handle_exit(struct vtx_vcpu *vtx, u32 reason);

@@ -1,0 +1,307 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * One entry into the guest: registers and the pending event into the
+ * VMCS, host state saved, the world switch, host state restored, an
+ * interrupted event re-queued, the exit dispatched.
+ */
+#include <linux/sched/signal.h>
+#include <asm/debugreg.h>
+#include <asm/msr.h>
+#include <asm/processor.h>
+#include <asm/segment.h>
+#include <asm/special_insns.h>
+#include <asm/tlbflush.h>
+#include <asm/traps.h>
+
+#include "vtx.h"
+
+/* ---- one entry ---- */
+
+/*
+ * Put the VMM's pending event into the VM-entry fields, or ask for an
+ * exit at the next interrupt (or NMI) window.
+ */
+static void vtx_inject_pending(struct vtx_vcpu *vtx)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+	struct vmx_event *ev = &vcpu->pending_event.event;
+	bool pending = vcpu->pending_event.valid, nmi_wait = false;
+	u32 info, type;
+	bool err;
+
+	vtx->event_injected = false;
+	if (!pending)
+		goto window;
+	if (ev->type == VMX_EVENT_EXTINT && !vtx_irq_window_open(vcpu))
+		goto window;
+	if (ev->type == VMX_EVENT_NMI &&
+	    (vtx->intr_state & (VTX_INTR_SHADOW | VTX_INTR_NMI))) {
+		nmi_wait = true;
+		goto window;
+	}
+
+	type = ev->type == VMX_EVENT_EXTINT ? VTX_EVENT_TYPE_EXTINT :
+	       ev->type == VMX_EVENT_NMI ? VTX_EVENT_TYPE_NMI :
+	       VTX_EVENT_TYPE_HW_EXC;
+	/* Real mode pushes no error codes (and entry checks that). */
+	err = (ev->flags & VMX_EVENT_HAS_ERROR_CODE) &&
+	      (vtx_vmread(CR0_READ_SHADOW) & X86_CR0_PE);
+	info = VTX_EVENT_VALID | ev->vector | (type << VTX_EVENT_TYPE_SHIFT) |
+	       (err ? VTX_EVENT_HAS_ERR : 0);
+	vtx_vmwrite(VM_ENTRY_INTR_INFO_FIELD, info);
+	if (err)
+		vtx_vmwrite(VM_ENTRY_EXCEPTION_ERROR_CODE, ev->error_code);
+	vtx->event_injected = true;
+window:
+	vtx_set_intr_window(vtx, CPU_BASED_INTR_WINDOW_EXITING,
+			    READ_ONCE(vcpu->run->request_irq_window) ||
+			    (pending && !vtx->event_injected && !nmi_wait));
+	if (vtx_pin_ctls & PIN_BASED_VIRTUAL_NMIS)
+		vtx_set_intr_window(vtx, CPU_BASED_NMI_WINDOW_EXITING, nmi_wait);
+}
+
+/*
+ * An event whose delivery the exit interrupted goes back into the queue.
+ * Software interrupts and INT3/INTO/INT1 are dropped instead: RIP still
+ * points at the instruction, which runs again.
+ */
+static void vtx_requeue_idt_vectoring(struct vtx_vcpu *vtx)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+	u32 info = vtx_vmread(IDT_VECTORING_INFO_FIELD);
+	u32 type = (info >> VTX_EVENT_TYPE_SHIFT) & VTX_EVENT_TYPE_MASK;
+	u8 vector = info & VTX_EVENT_VECTOR_MASK;
+
+	if (vtx->event_injected)
+		vcpu->pending_event.valid = false;
+	if (!(info & VTX_EVENT_VALID) || type == VTX_EVENT_TYPE_SOFT_INT ||
+	    type == VTX_EVENT_TYPE_SOFT_EXC || type == VTX_EVENT_TYPE_PRIV_SW_EXC)
+		return;
+	/* Its delivery began, which blocked NMIs: it has not happened yet. */
+	if (type == VTX_EVENT_TYPE_NMI)
+		vtx->intr_state &= ~VTX_INTR_NMI;
+
+	vcpu->pending_event.valid = true;
+	vcpu->pending_event.event = (struct vmx_event) {
+		.type = type == VTX_EVENT_TYPE_EXTINT ? VMX_EVENT_EXTINT :
+			type == VTX_EVENT_TYPE_NMI ? VMX_EVENT_NMI :
+			VMX_EVENT_EXCEPTION,
+		.vector = vector,
+		.flags = info & VTX_EVENT_HAS_ERR ? VMX_EVENT_HAS_ERROR_CODE : 0,
+		.error_code = info & VTX_EVENT_HAS_ERR ?
+			      vtx_vmread(IDT_VECTORING_ERROR_CODE) : 0,
+	};
+}
+
+static void vtx_load_regs(struct vtx_vcpu *vtx)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+
+	/* An STI shadow needs IF set (an entry check); MOV SS has none. */
+	if (!(vcpu->rflags & X86_EFLAGS_IF))
+		vtx->intr_state &= ~VTX_INTR_STI;
+	vtx_vmwrite(GUEST_RSP, vcpu->gprs[VMX_RSP]);
+	vtx_vmwrite(GUEST_RIP, vcpu->rip);
+	vtx_vmwrite(GUEST_RFLAGS, vcpu->rflags);
+	vtx_vmwrite(GUEST_INTERRUPTIBILITY_INFO, vtx->intr_state);
+}
+
+static void vtx_save_regs(struct vtx_vcpu *vtx)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+	struct vmx_run *run = vcpu->run;
+
+	vcpu->gprs[VMX_RSP] = vtx_vmread(GUEST_RSP);
+	vcpu->rip = vtx_vmread(GUEST_RIP);
+	vcpu->rflags = vtx_vmread(GUEST_RFLAGS);
+	vtx->intr_state = vtx_vmread(GUEST_INTERRUPTIBILITY_INFO);
+
+	run->rip = vcpu->rip;
+	run->if_flag = !!(vcpu->rflags & X86_EFLAGS_IF);
+	run->irq_window_open = vtx_irq_window_open(vcpu);
+	run->cr8 = *(u32 *)(vtx->vapic + VTX_VAPIC_TPR) >> 4;
+}
+
+/* Host state that changes with the task or CPU settings; IRQs off. */
+static void vtx_prepare_host(struct vtx_vcpu *vtx)
+{
+	unsigned long cr3 = __read_cr3(), cr4 = cr4_read_shadow(), fs;
+
+	if (unlikely(cr3 != vtx->host_cr3)) {
+		vtx_vmwrite(HOST_CR3, cr3);
+		vtx->host_cr3 = cr3;
+	}
+	if (unlikely(cr4 != vtx->host_cr4)) {
+		vtx_vmwrite(HOST_CR4, cr4);
+		vtx->host_cr4 = cr4;
+	}
+	rdmsrl(MSR_FS_BASE, fs);
+	if (unlikely(fs != vtx->host_fs_base)) {
+		vtx_vmwrite(HOST_FS_BASE, fs);
+		vtx->host_fs_base = fs;
+	}
+}
+
+/*
+ * Host state a VM exit does not restore, saved before entry and put
+ * back after it with IRQs still off: the SYSCALL MSRs and user GS base
+ * (the guest runs with its own), TSC_AUX, DS/ES/LDT, DEBUGCTL, CR2.
+ */
+struct vtx_host_regs {
+	u64 kernel_gs_base;
+	u64 tsc_aux;
+	u64 debugctl;
+	u16 ds, es, ldt;
+};
+
+static void vtx_switch_to_guest(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
+{
+	int i;
+
+	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
+	for (i = 0; i < VTX_NR_GUEST_MSRS; i++) {
+		u64 host = i == VTX_MSR_KERNEL_GS_BASE ? h->kernel_gs_base :
+			   vtx_host_msrs[i];
+
+		if (vtx->msrs[i] != host)
+			wrmsrl(vtx_guest_msr_index[i], vtx->msrs[i]);
+	}
+	if (vtx_secondary_ctls & SECONDARY_EXEC_ENABLE_RDTSCP) {
+		rdmsrl(MSR_TSC_AUX, h->tsc_aux);
+		if (h->tsc_aux != vtx->vcpu.msr_tsc_aux)
+			wrmsrl(MSR_TSC_AUX, vtx->vcpu.msr_tsc_aux);
+	}
+	rdmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
+	savesegment(ds, h->ds);
+	savesegment(es, h->es);
+	asm volatile("sldt %0" : "=r" (h->ldt));
+	if (native_read_cr2() != vtx->cr2)
+		native_write_cr2(vtx->cr2);
+}
+
+static void vtx_switch_to_host(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
+{
+	int i;
+
+	vtx->cr2 = native_read_cr2();
+	rdmsrl(MSR_KERNEL_GS_BASE, vtx->msrs[VTX_MSR_KERNEL_GS_BASE]);
+	for (i = 0; i < VTX_NR_GUEST_MSRS; i++) {
+		u64 host = i == VTX_MSR_KERNEL_GS_BASE ? h->kernel_gs_base :
+			   vtx_host_msrs[i];
+
+		if (vtx->msrs[i] != host)
+			wrmsrl(vtx_guest_msr_index[i], host);
+	}
+	if ((vtx_secondary_ctls & SECONDARY_EXEC_ENABLE_RDTSCP) &&
+	    h->tsc_aux != vtx->vcpu.msr_tsc_aux)
+		wrmsrl(MSR_TSC_AUX, h->tsc_aux);
+	/* The exit cleared DEBUGCTL and set DR7 to its reset value. */
+	if (h->debugctl)
+		wrmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
+	if (hw_breakpoint_active())
+		hw_breakpoint_restore();
+	if (h->ds)
+		loadsegment(ds, h->ds);
+	if (h->es)
+		loadsegment(es, h->es);
+	if (h->ldt)
+		asm volatile("lldt %0" : : "r" (h->ldt));
+	__this_cpu_write(vtx_host_dirty, true);
+}
+
+/* The VM exit was caused by an NMI or #MC: give it to the host now. */
+static void vtx_handle_host_event(u32 reason)
+{
+	u32 info, type;
+
+	if ((reason & VTX_EXIT_REASON_MASK) != EXIT_REASON_EXCEPTION_NMI)
+		return;
+	info = vtx_vmread(VM_EXIT_INTR_INFO);
+	type = (info >> VTX_EVENT_TYPE_SHIFT) & VTX_EVENT_TYPE_MASK;
+	if (type == VTX_EVENT_TYPE_NMI)
+		asm volatile("int $2");
+	else if ((info & VTX_EVENT_VECTOR_MASK) == X86_TRAP_MC)
+		asm volatile("int $0x12");
+}
+
+static int vtx_exit_vmfail(struct vtx_vcpu *vtx)
+{
+	struct vmx_run *run = vtx->vcpu.run;
+
+	run->exit_reason = VMX_EXIT_FAIL_ENTRY;
+	/* VMfailValid: the VM-instruction error field says why. */
+	run->fail_entry.hardware_reason = vtx_vmread(VM_INSTRUCTION_ERROR);
+	run->fail_entry.cpu = vtx->vcpu.cpu;
+	return 0;
+}
+
+/*
+ * Enter the guest once.  Order: registers into the VMCS, guest FPU in,
+ * IRQs off, last check for pending work, event injection, TLB flush,
+ * host state, guest MSRs in, world switch, host MSRs back, NMI/#MC to
+ * the host, IRQs on, guest FPU out, registers back, re-queue an
+ * interrupted event, dispatch the exit.
+ */
+int vtx_vcpu_run(struct vmx_vcpu *vcpu)
+{
+	struct vtx_vcpu *vtx = to_vtx(vcpu);
+	struct vtx_host_regs host;
+	bool flush = false;
+	u32 reason = 0;
+	int failed;
+
+	if (unlikely(vtx->bad_cr0))
+		return vtx_handle_exit(vtx, VTX_EXIT_FAILED_ENTRY |
+				       EXIT_REASON_INVALID_STATE);
+	vtx_load_regs(vtx);
+	vmx_vcpu_fpu_enter(vcpu);
+	local_irq_disable();
+	atomic_set(&vcpu->mode, VMX_VCPU_IN_GUEST);
+	/*
+	 * Order the mode store before reading signals and tlb_gen: pairs
+	 * with vmx_mmu_flush_remote() (a kick or a seen tlb_gen, never
+	 * neither).
+	 */
+	smp_mb();
+	if (signal_pending(current) || need_resched()) {
+		atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
+		local_irq_enable();
+		vmx_vcpu_fpu_exit(vcpu);
+		return 1;
+	}
+	vtx_inject_pending(vtx);
+	vmx_mmu_sync_tlb(vcpu, &flush);
+	if (flush || vtx->flush_tlb) {
+		vtx_flush_guest_tlb(vtx);
+		vtx->flush_tlb = false;
+	}
+	vtx_prepare_host(vtx);
+	vtx_switch_to_guest(vtx, &host);
+	if (vtx_l1d_flush)
+		wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
+
+	failed = vtx_world_switch(vcpu->gprs, vtx->launched);
+
+	vtx_switch_to_host(vtx, &host);
+	if (!failed) {
+		reason = vtx_vmread(VM_EXIT_REASON);
+		if (!(reason & VTX_EXIT_FAILED_ENTRY))
+			vtx->launched = true;
+		vtx_handle_host_event(reason);
+	}
+	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
+	local_irq_enable();
+	vmx_vcpu_fpu_exit(vcpu);
+
+	if (vtx->event_injected)
+		vtx_vmwrite(VM_ENTRY_INTR_INFO_FIELD, 0);
+	if (failed)
+		return vtx_exit_vmfail(vtx);
+	vtx_save_regs(vtx);
+	vcpu->stat.exits++;
+	if (reason & VTX_EXIT_FAILED_ENTRY)
+		return vtx_handle_exit(vtx, reason);
+	vtx_requeue_idt_vectoring(vtx);
+	vmx_vcpu_event_slot_free(vcpu);
+	return vtx_handle_exit(vtx, reason);
+}
