@@ -52,7 +52,7 @@ MODULE_PARM_DESC(spec_force,
 /* The measures by name, in the order they are logged. */
 enum vmx_spec_id {
 	VMX_M_RSB_FILL, VMX_M_VERW, VMX_M_UNTRAIN, VMX_M_UNTRAIN_ALIAS,
-	VMX_M_IBPB_EXIT, VMX_M_IBPB_SWITCH, VMX_M_SPEC_CTRL,
+	VMX_M_IBPB_EXIT, VMX_M_CLEAR_BHB, VMX_M_IBPB_SWITCH, VMX_M_SPEC_CTRL,
 	VMX_M_IBRS_REWRITE, VMX_M_IBPB_USER, VMX_M_BP_REDUCE, VMX_M_NR
 };
 
@@ -71,6 +71,7 @@ static const struct {
 	[VMX_M_UNTRAIN]		= { "untrain-ret", VMX_SPEC_ASM_UNTRAIN, 0, false },
 	[VMX_M_UNTRAIN_ALIAS]	= { "srso-alias-untrain", VMX_SPEC_ASM_UNTRAIN_ALIAS, 0, false },
 	[VMX_M_IBPB_EXIT]	= { "ibpb-on-exit", VMX_SPEC_ASM_IBPB, 0, true },
+	[VMX_M_CLEAR_BHB]	= { "clear-bhb", VMX_SPEC_ASM_CLEAR_BHB, 0, false },
 	[VMX_M_IBPB_SWITCH]	= { "ibpb-on-switch", 0, VMX_SPEC_IBPB_SWITCH, true },
 	[VMX_M_SPEC_CTRL]	= { "spec-ctrl", 0, VMX_SPEC_SPEC_CTRL, true },
 	[VMX_M_IBRS_REWRITE]	= { "ibrs-rewrite", 0, VMX_SPEC_IBRS_REWRITE, false },
@@ -104,6 +105,9 @@ static bool vmx_spec_has_bug_mds_class(void)
  *
  * Untraining and IBPB on exit: as the kernel's UNTRAIN_RET_VM (AMD
  * retbleed "unret", SRSO "safe RET" and its Zen-4 alias form, IBPB modes).
+ *
+ * Branch history: the kernel's clear_bhb_loop after the exit where it
+ * clears the BHB on VM exit itself (Intel BHI, no BHI_DIS_S).
  */
 static unsigned long vmx_spec_kernel_choice(void)
 {
@@ -126,6 +130,8 @@ static unsigned long vmx_spec_kernel_choice(void)
 		if (boot_cpu_has_bug(X86_BUG_IBPB_NO_RET))
 			want |= BIT(VMX_M_RSB_FILL);
 	}
+	if (boot_cpu_has(X86_FEATURE_CLEAR_BHB_LOOP_ON_VMEXIT))
+		want |= BIT(VMX_M_CLEAR_BHB);
 	/* The kernel's own IBPB between tasks is what KVM uses too. */
 	if (boot_cpu_has(X86_FEATURE_USE_IBPB))
 		want |= BIT(VMX_M_IBPB_SWITCH);

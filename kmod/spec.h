@@ -14,7 +14,8 @@
  *   world-switch assembly (svm_run.S, vtx_run.S):
  *	VMX_SPEC_VMENTRY	last thing before VMRUN/VMLAUNCH (VERW)
  *	VMX_SPEC_VMEXIT		after the exit, before the first RET
- *				(RSB fill, return untraining, IBPB)
+ *				(RSB fill, return untraining, IBPB,
+ *				branch-history clearing)
  *   C run function, IRQs off:
  *	vmx_spec_enter()	just before the world-switch call (IBPB
  *				on a switch of VM, guest SPEC_CTRL in)
@@ -30,6 +31,7 @@
 #define VMX_SPEC_ASM_UNTRAIN		0x04	/* entry_untrain_ret at exit */
 #define VMX_SPEC_ASM_UNTRAIN_ALIAS	0x08	/* srso_alias_untrain_ret */
 #define VMX_SPEC_ASM_IBPB		0x10	/* IBPB at exit */
+#define VMX_SPEC_ASM_CLEAR_BHB		0x20	/* clear_bhb_loop at exit */
 
 /* Return addresses written by the RSB fill: the deepest RSB there is. */
 #define VMX_SPEC_RSB_ENTRIES		32
@@ -82,7 +84,8 @@
 /*
  * After the exit and before the first RET of the host, in the order KVM
  * uses: RSB fill, return untraining (AMD retbleed/SRSO), IBPB on exit
- * (AMD retbleed/SRSO IBPB modes).  The closing LFENCE keeps a mispredicted
+ * (AMD retbleed/SRSO IBPB modes), branch-history clearing (Intel BHI
+ * without BHI_DIS_S).  The closing LFENCE keeps a mispredicted
  * skip of any step from reaching a RET speculatively.  Preserves every
  * register but RFLAGS (RAX is vtx_world_switch's return value).
  */
@@ -110,6 +113,10 @@
 	xor	%edx, %edx
 	wrmsr
 .Lvmx_spec_no_ibpb\@:
+	testl	$VMX_SPEC_ASM_CLEAR_BHB, vmx_spec_asm(%rip)
+	jz	.Lvmx_spec_no_bhb\@
+	call	clear_bhb_loop
+.Lvmx_spec_no_bhb\@:
 	lfence
 	pop	%rdx
 	pop	%rcx

@@ -153,7 +153,7 @@ TEST(spec_active_lists_known_measures)
 {
 	static const char *const known[] = {
 		"rsb-fill", "verw", "untrain-ret", "srso-alias-untrain",
-		"ibpb-on-exit", "ibpb-on-switch", "spec-ctrl", "ibrs-rewrite",
+		"ibpb-on-exit", "clear-bhb", "ibpb-on-switch", "spec-ctrl", "ibrs-rewrite",
 		"ibpb-exit-to-user", "bp-spec-reduce", "gpr-clear",
 	};
 	char active[512], *tok, *save;
