@@ -225,8 +225,9 @@ static void vmx_spec_log(unsigned long want, unsigned long forced)
 			len += scnprintf(line + len, sizeof(line) - len, " %s%s",
 					 vmx_spec_names[i].name,
 					 forced & BIT(i) ? "(forced)" : "");
+	/* Nested, the flags are what the outer hypervisor tells the kernel. */
 	pr_info("speculation:%s gpr-clear%s\n", len ? line : " none;",
-		boot_cpu_has(X86_FEATURE_HYPERVISOR) ? " (nested: the outer hypervisor's flags)" : "");
+		boot_cpu_has(X86_FEATURE_HYPERVISOR) ? " (nested)" : "");
 }
 
 static unsigned long vmx_spec_active;
@@ -236,14 +237,15 @@ int vmx_spec_init(void)
 	unsigned long want = 0, forced = 0;
 	int i, ret;
 
+	if (strcmp(vmx_spec_mode, "auto") && strcmp(vmx_spec_mode, "off")) {
+		pr_err("spec_mitigations=%s: only auto or off\n", vmx_spec_mode);
+		return -EINVAL;
+	}
 	if (!strcmp(vmx_spec_mode, "off")) {
 		pr_warn("**********************************************************\n");
 		pr_warn("** spec_mitigations=off: NO speculation measures at all  **\n");
 		pr_warn("** guests can attack the host and each other: benchmarks **\n");
 		pr_warn("**********************************************************\n");
-	} else if (strcmp(vmx_spec_mode, "auto")) {
-		pr_err("spec_mitigations=%s: only auto or off\n", vmx_spec_mode);
-		return -EINVAL;
 	} else {
 		want = vmx_spec_kernel_choice();
 	}

@@ -9,9 +9,10 @@
  * constant while the module is loaded: an entry and its exit always see
  * the same measures, so no host register is ever left half switched.
  *
- * The backends call only what this header provides, one line per hook:
+ * The backends call only what this header and spec_asm.S provide, one
+ * line per hook:
  *
- *   world-switch assembly (svm_run.S, vtx_run.S):
+ *   world-switch assembly (svm_run.S, vtx_run.S; macros in spec_asm.S):
  *	VMX_SPEC_VMENTRY	last thing before VMRUN/VMLAUNCH (VERW)
  *	VMX_SPEC_VMEXIT		after the exit, before the first RET
  *				(RSB fill, return untraining, IBPB,
@@ -36,94 +37,7 @@
 /* Return addresses written by the RSB fill: the deepest RSB there is. */
 #define VMX_SPEC_RSB_ENTRIES		32
 
-#ifdef __ASSEMBLY__
-
-#include <linux/objtool.h>
-#include <asm/msr-index.h>
-
-/*
- * Before VMRUN/VMLAUNCH/VMRESUME, after the last host-data access:
- * VERW of a valid data selector in memory flushes the store, fill and
- * load-port buffers on CPUs with MD_CLEAR microcode (MDS, TAA, MMIO
- * stale data, RFDS; TSA on AMD with VERW_CLEAR).  Clobbers RFLAGS only.
- */
-.macro VMX_SPEC_VMENTRY
-	testl	$VMX_SPEC_ASM_VERW, vmx_spec_asm(%rip)
-	jz	.Lvmx_spec_no_verw\@
-	verw	vmx_spec_verw_sel(%rip)
-.Lvmx_spec_no_verw\@:
-.endm
-
-/*
- * Overwrite every RSB entry with a return address that leads only into
- * a speculation trap, so that no RET of the host consumes a prediction
- * the guest planted (SpectreRSB) or falls back to the BTB on underflow.
- * The trap is INT3, as in the kernel's own sequence: a PAUSE/LFENCE loop
- * there is code objtool rightly reports as unreachable.  Two CALLs per
- * round; the stack is unwound after each round so that objtool sees a
- * balanced stack; the LFENCE stops a mispredicted loop exit.  Clobbers
- * RCX.
- */
-.macro VMX_SPEC_RSB_FILL
-	mov	$(VMX_SPEC_RSB_ENTRIES / 2), %ecx
-.Lvmx_rsb_round\@:
-	ANNOTATE_INTRA_FUNCTION_CALL
-	call	.Lvmx_rsb_1\@
-	int3
-.Lvmx_rsb_1\@:
-	ANNOTATE_INTRA_FUNCTION_CALL
-	call	.Lvmx_rsb_2\@
-	int3
-.Lvmx_rsb_2\@:
-	add	$16, %rsp
-	dec	%ecx
-	jnz	.Lvmx_rsb_round\@
-	lfence
-.endm
-
-/*
- * After the exit and before the first RET of the host, in the order KVM
- * uses: RSB fill, return untraining (AMD retbleed/SRSO), IBPB on exit
- * (AMD retbleed/SRSO IBPB modes), branch-history clearing (Intel BHI
- * without BHI_DIS_S).  The closing LFENCE keeps a mispredicted
- * skip of any step from reaching a RET speculatively.  Preserves every
- * register but RFLAGS (RAX is vtx_world_switch's return value).
- */
-.macro VMX_SPEC_VMEXIT
-	push	%rax
-	push	%rcx
-	push	%rdx
-	testl	$VMX_SPEC_ASM_RSB_FILL, vmx_spec_asm(%rip)
-	jz	.Lvmx_spec_no_rsb\@
-	VMX_SPEC_RSB_FILL
-.Lvmx_spec_no_rsb\@:
-	testl	$VMX_SPEC_ASM_UNTRAIN_ALIAS, vmx_spec_asm(%rip)
-	jz	.Lvmx_spec_no_alias\@
-	call	srso_alias_untrain_ret
-	jmp	.Lvmx_spec_no_untrain\@
-.Lvmx_spec_no_alias\@:
-	testl	$VMX_SPEC_ASM_UNTRAIN, vmx_spec_asm(%rip)
-	jz	.Lvmx_spec_no_untrain\@
-	call	entry_untrain_ret
-.Lvmx_spec_no_untrain\@:
-	testl	$VMX_SPEC_ASM_IBPB, vmx_spec_asm(%rip)
-	jz	.Lvmx_spec_no_ibpb\@
-	mov	$MSR_IA32_PRED_CMD, %ecx
-	mov	$PRED_CMD_IBPB, %eax
-	xor	%edx, %edx
-	wrmsr
-.Lvmx_spec_no_ibpb\@:
-	testl	$VMX_SPEC_ASM_CLEAR_BHB, vmx_spec_asm(%rip)
-	jz	.Lvmx_spec_no_bhb\@
-	call	clear_bhb_loop
-.Lvmx_spec_no_bhb\@:
-	lfence
-	pop	%rdx
-	pop	%rcx
-	pop	%rax
-.endm
-
-#else /* !__ASSEMBLY__ */
+#ifndef __ASSEMBLY__
 
 #include <linux/compiler.h>
 #include <linux/percpu.h>
@@ -155,6 +69,7 @@ struct vmx_spec {
 
 extern struct vmx_spec vmx_spec;
 extern u32 vmx_spec_asm;
+extern u16 vmx_spec_verw_sel;
 DECLARE_PER_CPU(u64, vmx_spec_last_vm);
 
 int vmx_spec_init(void);
@@ -236,5 +151,5 @@ static __always_inline void vmx_spec_exit(struct vmx_vcpu *vcpu,
 		this_cpu_write(x86_ibpb_exit_to_user, true);
 }
 
-#endif /* __ASSEMBLY__ */
+#endif /* !__ASSEMBLY__ */
 #endif /* VMX_SPEC_H */

@@ -16,7 +16,7 @@
 #include <asm/asm.h>
 #include <asm/nospec-branch.h>
 
-#include "../spec.h"
+#include "../spec_asm.S"
 
 /* Offsets into the gprs array (enum vmx_gpr * 8). */
 #define G_RAX	0

@@ -19,7 +19,7 @@
 #include <asm/nospec-branch.h>
 #include <asm/unwind_hints.h>
 
-#include "../spec.h"
+#include "../spec_asm.S"
 
 /* VMCS encoding of HOST_RSP (<asm/vmx.h> is C only; vtx.c checks it). */
 #define VTX_HOST_RSP	0x00006c14
