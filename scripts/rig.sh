@@ -74,7 +74,7 @@ build_initramfs() {
 	else
 		make -s -C "$top/selftests" list >"$root/tests/loaded"
 	fi
-	echo coexist_test >"$root/tests/unloaded"
+	make -s -C "$top/selftests" list-unloaded >"$root/tests/unloaded"
 	for t in $(cat "$root/tests/loaded" "$root/tests/unloaded"); do
 		cp "$top/build/selftests/$t" "$root/tests/"
 	done

@@ -6,6 +6,12 @@
  * unknown MSRs (#GP) where the module does not offer them.  What is
  * offered follows /sys/module/vmx/parameters/spec_active (spec-ctrl)
  * and the host's IBPB (cpuinfo "ibpb", or spec_force=ibpb-*).
+ *
+ * Built twice: spec_test runs with vmx.ko loaded as the rig loads it
+ * (default measures); spec_force_test (the same source) runs while it is
+ * not loaded and loads it itself with every forceable measure on
+ * (VMX_KO), so that the SPEC_CTRL/PRED_CMD paths run even on emulated
+ * CPUs without them, and checks the parameters' error handling.
  */
 #include "test_util.h"
 #include "kselftest_harness.h"
@@ -23,6 +29,7 @@
 #define PRED_CMD_SBPB		(1ULL << 7)
 
 #define PARAM_DIR		"/sys/module/vmx/parameters/"
+#define SPEC_FORCE_ALL		"spec_force=rsb-fill,verw,ibpb-on-exit,ibpb-on-switch,spec-ctrl"
 
 static volatile uint64_t fault_count, fault_vector;
 
@@ -149,7 +156,60 @@ static int pred_cmd_offered(void)
 	       has_word(force, "ibpb-on-switch");
 }
 
-TEST(spec_active_lists_known_measures)
+static bool vmx_loaded(void)
+{
+	return !access("/sys/module/vmx", F_OK);
+}
+
+static int load_module(const char *path, const char *params)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = syscall(SYS_finit_module, fd, params, 0);
+	ret = ret ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+static int unload_module(const char *name)
+{
+	return syscall(SYS_delete_module, name, O_NONBLOCK) ? -errno : 0;
+}
+
+/*
+ * vmx.ko as the rig loaded it, or (spec_force_test: not loaded, VMX_KO
+ * set) loaded here with every forceable measure on.
+ */
+FIXTURE(spec) {
+	int loaded_here;
+};
+
+FIXTURE_SETUP(spec)
+{
+	const char *ko = getenv("VMX_KO");
+	int ret;
+
+	self->loaded_here = 0;
+	if (vmx_loaded())
+		return;
+	if (!ko || !*ko)
+		SKIP(return, "vmx.ko is not loaded and VMX_KO is not set");
+	ret = load_module(ko, SPEC_FORCE_ALL);
+	if (ret == -EINVAL)
+		SKIP(return, "this CPU refuses a forced measure (see dmesg)");
+	ASSERT_EQ(0, ret);
+	self->loaded_here = 1;
+}
+
+FIXTURE_TEARDOWN(spec)
+{
+	if (self->loaded_here)
+		EXPECT_EQ(0, unload_module("vmx"));
+}
+
+TEST_F(spec, spec_active_lists_known_measures)
 {
 	static const char *const known[] = {
 		"rsb-fill", "verw", "untrain-ret", "srso-alias-untrain",
@@ -222,14 +282,14 @@ static void check_spec_ctrl(struct __test_metadata *_metadata, int offered)
 	test_vm_destroy(t);
 }
 
-TEST(spec_ctrl_guest_value)
+TEST_F(spec, spec_ctrl_guest_value)
 {
 	if (!spec_ctrl_offered())
 		SKIP(return, "no SPEC_CTRL for guests here (spec_active lacks spec-ctrl: the host CPU has no SPEC_CTRL MSR)");
 	check_spec_ctrl(_metadata, 1);
 }
 
-TEST(spec_ctrl_gp_when_not_offered)
+TEST_F(spec, spec_ctrl_gp_when_not_offered)
 {
 	if (spec_ctrl_offered())
 		SKIP(return, "SPEC_CTRL is offered to guests here");
@@ -280,18 +340,62 @@ static void check_pred_cmd(struct __test_metadata *_metadata, int offered)
 	test_vm_destroy(t);
 }
 
-TEST(pred_cmd_ibpb_only)
+TEST_F(spec, pred_cmd_ibpb_only)
 {
 	if (!pred_cmd_offered())
 		SKIP(return, "no IBPB on this host CPU: PRED_CMD is not offered to guests");
 	check_pred_cmd(_metadata, 1);
 }
 
-TEST(pred_cmd_gp_when_not_offered)
+TEST_F(spec, pred_cmd_gp_when_not_offered)
 {
 	if (pred_cmd_offered())
 		SKIP(return, "PRED_CMD is offered to guests here");
 	check_pred_cmd(_metadata, 0);
+}
+
+/* The rest loads vmx.ko itself: only while it is not loaded. */
+static const char *unloaded_ko(void)
+{
+	const char *ko = getenv("VMX_KO");
+
+	return !vmx_loaded() && ko && *ko ? ko : NULL;
+}
+
+TEST(params_refused)
+{
+	static const char *const bad[] = {
+		"spec_mitigations=bogus", "spec_mitigations=",
+		"spec_force=nosuch", "spec_force=rsb-fill,nosuch",
+		"spec_force=untrain-ret",	/* real only where the kernel wants it */
+		"spec_active=rsb-fill",		/* read-only */
+	};
+	const char *ko = unloaded_ko();
+	unsigned int i;
+
+	if (!ko)
+		SKIP(return, "loads vmx.ko itself: run while it is not loaded, with VMX_KO");
+	for (i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		EXPECT_NE(0, load_module(ko, bad[i])) TH_LOG("%s loaded", bad[i]);
+		if (vmx_loaded())
+			unload_module("vmx");
+	}
+}
+
+TEST(mitigations_off)
+{
+	const char *ko = unloaded_ko();
+	char active[512];
+
+	if (!ko)
+		SKIP(return, "loads vmx.ko itself: run while it is not loaded, with VMX_KO");
+	ASSERT_EQ(0, load_module(ko, "spec_mitigations=off"));
+	read_param("spec_active", active, sizeof(active));
+	EXPECT_STREQ("gpr-clear\n", active);
+	EXPECT_FALSE(spec_ctrl_offered());
+	/* Guests still run; SPEC_CTRL is not offered without its switch. */
+	check_spec_ctrl(_metadata, 0);
+	EXPECT_EQ(0, unload_module("vmx"));
 }
 
 TEST_HARNESS_MAIN
