@@ -354,6 +354,34 @@ TEST_F(spec, pred_cmd_gp_when_not_offered)
 	check_pred_cmd(_metadata, 0);
 }
 
+static void guest_sync_loop(void)
+{
+	for (int i = 1; i <= 8; i++)
+		GUEST_SYNC(i);
+	GUEST_DONE();
+}
+
+/*
+ * Two VMs taking turns on this thread's CPU: every turn is a change of
+ * VM, which ibpb-on-switch answers with an IBPB before the entry.
+ */
+TEST_F(spec, vms_taking_turns)
+{
+	struct test_vm *a, *b;
+	int i;
+
+	ASSERT_EQ(0, test_vm_create(&a, 1, guest_sync_loop));
+	ASSERT_EQ(0, test_vm_create(&b, 1, guest_sync_loop));
+	for (i = 1; i <= 8; i++) {
+		ASSERT_SYNC(a->vcpus[0], i);
+		ASSERT_SYNC(b->vcpus[0], i);
+	}
+	ASSERT_UCALL(a->vcpus[0], UCALL_DONE);
+	ASSERT_UCALL(b->vcpus[0], UCALL_DONE);
+	test_vm_destroy(a);
+	test_vm_destroy(b);
+}
+
 /* The rest loads vmx.ko itself: only while it is not loaded. */
 static const char *unloaded_ko(void)
 {
