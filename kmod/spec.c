@@ -17,7 +17,6 @@
 #define pr_fmt(fmt) KBUILD_MODNAME ": " fmt
 
 #include <linux/cpu.h>
-#include <linux/jump_label.h>
 #include <linux/kernel.h>
 #include <linux/module.h>
 #include <linux/moduleparam.h>
@@ -147,21 +146,42 @@ static unsigned long vmx_spec_kernel_choice(void)
 	return want;
 }
 
+/*
+ * Forced on a CPU whose kernel reports no SPEC_CTRL (an emulator or a
+ * hypervisor that accepts the MSR anyway): offer each of IBRS, STIBP
+ * and SSBD only if writing it does not fault, so that the world switch
+ * never writes a value the MSR refuses.
+ */
+static u64 vmx_spec_ctrl_probe_bits(void)
+{
+	static const u64 candidates[] = {
+		SPEC_CTRL_IBRS, SPEC_CTRL_STIBP, SPEC_CTRL_SSBD,
+	};
+	u64 bits = 0, val;
+	int i;
+
+	preempt_disable();
+	if (!rdmsrl_safe(MSR_IA32_SPEC_CTRL, &val)) {
+		for (i = 0; i < ARRAY_SIZE(candidates); i++)
+			if (!wrmsrl_safe(MSR_IA32_SPEC_CTRL, val | candidates[i]))
+				bits |= candidates[i];
+		wrmsrl_safe(MSR_IA32_SPEC_CTRL, val);
+	}
+	preempt_enable();
+	return bits;
+}
+
 /* Does this CPU take the instruction a forced measure executes? */
 static bool vmx_spec_force_ok(enum vmx_spec_id id)
 {
-	u64 val;
-
 	switch (id) {
 	case VMX_M_IBPB_EXIT:
 	case VMX_M_IBPB_SWITCH:
 		return boot_cpu_has(X86_FEATURE_IBPB) ||
 		       !wrmsrl_safe(MSR_IA32_PRED_CMD, PRED_CMD_IBPB);
 	case VMX_M_SPEC_CTRL:
-		if (boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL))
-			return true;
-		return !rdmsrl_safe(MSR_IA32_SPEC_CTRL, &val) &&
-		       !wrmsrl_safe(MSR_IA32_SPEC_CTRL, val);
+		return boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL) ||
+		       vmx_spec_ctrl_probe_bits();
 	default:
 		return true;	/* VERW and the RSB fill run everywhere */
 	}
@@ -200,8 +220,9 @@ static u64 vmx_spec_ctrl_bits(bool forced)
 {
 	u64 bits = 0;
 
-	if (forced)
-		return SPEC_CTRL_IBRS | SPEC_CTRL_STIBP | SPEC_CTRL_SSBD;
+	/* Forced, where the kernel knows no SPEC_CTRL: what takes a write. */
+	if (forced && !boot_cpu_has(X86_FEATURE_MSR_SPEC_CTRL))
+		return vmx_spec_ctrl_probe_bits();
 	if (boot_cpu_has(X86_FEATURE_SPEC_CTRL) ||
 	    boot_cpu_has(X86_FEATURE_AMD_IBRS))
 		bits |= SPEC_CTRL_IBRS;

@@ -139,14 +139,6 @@ static int spec_ctrl_offered(void)
 	return has_word(active, "spec-ctrl");
 }
 
-static int spec_ctrl_forced(void)
-{
-	char force[256];
-
-	read_param("spec_force", force, sizeof(force));
-	return has_word(force, "spec-ctrl");
-}
-
 static int pred_cmd_offered(void)
 {
 	char force[256];
@@ -263,8 +255,6 @@ static void check_spec_ctrl(struct __test_metadata *_metadata, int offered)
 	if (offered) {
 		EXPECT_EQ(0, uc.args[1] & ~SPEC_CTRL_KNOWN);
 		EXPECT_NE(0, uc.args[1]);
-		if (spec_ctrl_forced())
-			EXPECT_EQ(SPEC_CTRL_KNOWN, uc.args[1]);
 		EXPECT_EQ(uc.args[1], uc.args[2]);
 		/* The VMM sees the guest's value and may set it too. */
 		ASSERT_EQ(0, libvmx_vcpu_get_msr(vcpu, MSR_IA32_SPEC_CTRL, &v));
