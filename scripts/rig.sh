@@ -79,6 +79,7 @@ build_initramfs() {
 		cp "$top/build/selftests/$t" "$root/tests/"
 	done
 	if [ "$mode" = bench ]; then
+		make -s -C "$top/bench"
 		mkdir -p "$root/bench"
 		cp "$top"/build/bench/* "$root/bench/"
 		printf '%s\n' "${VMX_BENCH_RUNS:-}" | tr ';' '\n' >"$root/bench/runs"
