@@ -108,6 +108,7 @@ SYM_FUNC_START(svm_world_switch)
 
 	/* No guest value may survive in a register (speculation). */
 	xor	%ebx, %ebx
+	xor	%ebp, %ebp
 	xor	%ecx, %ecx
 	xor	%edx, %edx
 	xor	%esi, %esi

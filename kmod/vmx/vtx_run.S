@@ -133,6 +133,7 @@ SYM_INNER_LABEL(vtx_vmexit, SYM_L_GLOBAL)
 .Lclear:
 	/* No guest value may survive in a register (speculation). */
 	xor	%ebx, %ebx
+	xor	%ebp, %ebp
 	xor	%ecx, %ecx
 	xor	%edx, %edx
 	xor	%esi, %esi
