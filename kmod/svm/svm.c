@@ -583,6 +583,12 @@ static void svm_init_vmcb(struct svm_vcpu *svm)
 		INTERCEPT_RDPMC,
 		/* Machine checks belong to the host. */
 		INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR,
+		/*
+		 * Exceptions whose delivery can raise them again without end
+		 * (svm_exit_db(), svm_exit_ac()): never left to the guest.
+		 */
+		INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR,
+		INTERCEPT_EXCEPTION_OFFSET + AC_VECTOR,
 		/* DR0-3 are the host's until the guest uses them. */
 		INTERCEPT_DR0_READ, INTERCEPT_DR1_READ, INTERCEPT_DR2_READ,
 		INTERCEPT_DR3_READ, INTERCEPT_DR0_WRITE, INTERCEPT_DR1_WRITE,

@@ -188,6 +188,37 @@ static int svm_exit_npf(struct svm_vcpu *svm)
 	return ret;
 }
 
+/*
+ * #DB and #AC are intercepted whatever the guest does, because delivering
+ * either one can raise the same exception again before the CPU reaches an
+ * instruction boundary, where alone it would take a host interrupt: a data
+ * breakpoint on the stack slot the #DB frame is pushed to (CVE-2015-8104),
+ * or CR0.AM + EFLAGS.AC at CPL 3 with a misaligned stack and a conforming
+ * #AC handler (CVE-2015-5307).  Left alone, that loop keeps the host CPU
+ * forever.  Intercepted, every round is an exit and the run loop sees
+ * signals and need_resched between them; the exception itself goes back
+ * into the guest as it came.
+ */
+static int svm_exit_db(struct svm_vcpu *svm)
+{
+	/*
+	 * DR6 lives in the VMCB and the CPU has already updated it as for
+	 * a delivered #DB (BS for a single step, B0-B3 for breakpoints, BD,
+	 * no status bit for INT1): the guest's handler reads what it would
+	 * read on bare metal.  Nothing to add.
+	 */
+	svm_queue_exception(svm, X86_TRAP_DB, false, 0);
+	return 1;
+}
+
+static int svm_exit_ac(struct svm_vcpu *svm)
+{
+	/* #AC pushes an error code (always 0); EXITINFO1 holds it. */
+	svm_queue_exception(svm, X86_TRAP_AC, true,
+			    (u32)svm->vmcb->control.exit_info_1);
+	return 1;
+}
+
 static int svm_exit_machine_check(struct svm_vcpu *svm)
 {
 	/* The host already took the #MC on the way out; resume the guest. */
@@ -216,6 +247,8 @@ static int svm_exit_invalid(struct svm_vcpu *svm)
 typedef int (*svm_exit_handler)(struct svm_vcpu *svm);
 
 static const svm_exit_handler svm_exit_handlers[] = {
+	[SVM_EXIT_EXCP_BASE + DB_VECTOR]	= svm_exit_db,
+	[SVM_EXIT_EXCP_BASE + AC_VECTOR]	= svm_exit_ac,
 	[SVM_EXIT_EXCP_BASE + MC_VECTOR]	= svm_exit_machine_check,
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR3] = svm_exit_dr,
 	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR3] = svm_exit_dr,

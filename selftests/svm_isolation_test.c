@@ -1,0 +1,463 @@
+// SPDX-License-Identifier: GPL-2.0
+/*
+ * Guest isolation on the SVM backend, and what a guest sees of it on any
+ * backend: exception loops that never reach an instruction boundary
+ * (#AC, #DB) end with the VMM in control; debug exceptions and #AC reach
+ * the guest's handlers as on bare metal; CR4 bits the module does not
+ * virtualize raise #GP; SET_SREGS flushes the guest TLB; a vCPU works
+ * again after a triple fault; RDPMC raises #GP; SVM turned off under a
+ * running vCPU is an error for the VMM, not a host oops.
+ *
+ * Loop tests are bounded by alarm(): the run must end in EINTR (or a
+ * SHUTDOWN exit) well within the harness timeout.
+ */
+#include "test_util.h"
+#include "kselftest_harness.h"
+
+#include <pthread.h>
+#include <signal.h>
+#include <time.h>
+
+#include "vmx_harness.h"
+#include "guest.h"
+
+#define X86_EFLAGS_TF		(1ULL << 8)
+#define X86_EFLAGS_IOPL3	(3ULL << 12)
+#define X86_EFLAGS_AC		(1ULL << 18)
+#define X86_CR0_PE		(1ULL << 0)
+#define X86_CR0_ET		(1ULL << 4)
+#define X86_CR0_NE		(1ULL << 5)
+#define X86_CR0_AM		(1ULL << 18)
+
+#define DR6_RESERVED		0xffff0ff0ULL
+#define DR6_TRAP_MASK		0xe00fULL	/* BT BS BD B3..B0 */
+#define DR6_BS			(1ULL << 14)
+#define DR7_FIXED		0x400ULL
+#define DR7_L0			(1ULL << 0)
+#define DR7_RW0_WRITE		(1ULL << 16)
+#define DR7_LEN0_8		(2ULL << 18)
+
+/* A run that may loop in the guest: alarm() makes it end in EINTR. */
+static void on_alarm(int sig)
+{
+}
+
+static void arm_alarm(unsigned int seconds)
+{
+	struct sigaction sa = { .sa_handler = on_alarm };
+
+	sigemptyset(&sa.sa_mask);
+	sigaction(SIGALRM, &sa, NULL);
+	alarm(seconds);
+}
+
+/* The VMM is in control again: EINTR from the alarm, or a SHUTDOWN. */
+#define ASSERT_VMM_IN_CONTROL(vcpu)					\
+	do {								\
+		struct vmx_run *__run = libvmx_vcpu_run_area(vcpu);	\
+		int __ret = libvmx_vcpu_run(vcpu);			\
+		alarm(0);						\
+		if (__ret == 0) {					\
+			ASSERT_EQ(VMX_EXIT_SHUTDOWN, __run->exit_reason)	\
+				TH_LOG("exit %s at 0x%llx",		\
+				       test_exit_name(__run->exit_reason),	\
+				       (unsigned long long)__run->rip);	\
+		} else {						\
+			ASSERT_EQ(-EINTR, __ret);			\
+			ASSERT_EQ(VMX_EXIT_INTR, __run->exit_reason);	\
+		}							\
+	} while (0)
+
+/* ---- 32-bit protected mode at CPL 3, for #AC (legacy frames) ---- */
+
+#define PM_GDT		0x180000ULL
+#define PM_TSS		0x181000ULL
+#define PM_IDT		0x182000ULL
+#define PM_CODE		0x200000ULL
+#define PM_STACK0	0x190000ULL	/* ring-0 stack (TSS.ESP0) */
+#define PM_STACK3	0x1f0000ULL
+#define PM_SEL_CODE0	0x08
+#define PM_SEL_DATA0	0x10
+#define PM_SEL_CONFORM	0x18		/* DPL 0 conforming code */
+#define PM_SEL_CODE3	0x23
+#define PM_SEL_DATA3	0x2b
+#define PM_SEL_TSS	0x30
+#define AC_VECTOR	17
+
+/*
+ * ac_loop_entry: a push through a misaligned ESP (#AC).  ac_load_entry:
+ * a misaligned load.  Port 0x14: no #AC came.  ac_loop_handler runs at
+ * CPL 3 (conforming segment), ac_ring0_handler at CPL 0 and reports the
+ * error code (0x15), the faulting EIP (0x16) and CS (0x17).
+ */
+extern const uint8_t ac_code_start[], ac_code_end[], ac_loop_entry[],
+	ac_load_entry[], ac_load_insn[], ac_loop_handler[], ac_ring0_handler[];
+
+__asm__(".pushsection .rodata\n"
+	".code32\n"
+	"ac_code_start:\n"
+	"ac_loop_entry:\n"
+	"	push %eax\n"
+	"	mov $0x5a, %eax\n"
+	"	out %eax, $0x14\n"
+	"1:	jmp 1b\n"
+	"ac_load_entry:\n"
+	"ac_load_insn:\n"
+	"	mov 0x300001, %eax\n"
+	"	mov $0x5a, %eax\n"
+	"	out %eax, $0x14\n"
+	"2:	jmp 2b\n"
+	"ac_loop_handler:\n"
+	"	mov $0x77, %eax\n"
+	"	out %eax, $0x15\n"
+	"3:	jmp 3b\n"
+	"ac_ring0_handler:\n"
+	"	pop %eax\n"
+	"	out %eax, $0x15\n"
+	"	mov (%esp), %eax\n"
+	"	out %eax, $0x16\n"
+	"	mov 4(%esp), %eax\n"
+	"	out %eax, $0x17\n"
+	"	hlt\n"
+	"ac_code_end:\n"
+	".code64\n"
+	".popsection\n");
+
+static uint64_t pm_addr(const uint8_t *sym)
+{
+	return PM_CODE + (sym - ac_code_start);
+}
+
+static struct vmx_segment pm_seg(uint16_t sel, uint8_t type, uint8_t dpl)
+{
+	return (struct vmx_segment) {
+		.base = 0, .limit = 0xffffffff, .selector = sel, .type = type,
+		.s = 1, .dpl = dpl, .present = 1, .db = 1, .g = 1,
+	};
+}
+
+/* 32-bit interrupt gate. */
+static uint64_t pm_gate(uint16_t sel, uint64_t off)
+{
+	return (off & 0xffff) | ((uint64_t)sel << 16) |
+	       (0x8e00ULL << 32) | ((off & 0xffff0000ULL) << 32);
+}
+
+/*
+ * Put @vcpu at CPL 3 in flat 32-bit protected mode with CR0.AM and
+ * EFLAGS.AC set, at @rip with @esp; #AC goes through @ac_gate.
+ */
+static int pm_cpl3_setup(struct test_vm *t, struct libvmx_vcpu *vcpu,
+			 uint64_t rip, uint64_t esp, uint64_t ac_gate)
+{
+	static const uint64_t gdt[8] = {
+		0,
+		0x00cf9a000000ffffULL,	/* 0x08 code, DPL 0 */
+		0x00cf92000000ffffULL,	/* 0x10 data, DPL 0 */
+		0x00cf9e000000ffffULL,	/* 0x18 conforming code, DPL 0 */
+		0x00cffa000000ffffULL,	/* 0x20 code, DPL 3 */
+		0x00cff2000000ffffULL,	/* 0x28 data, DPL 3 */
+		/* 0x30 32-bit TSS at PM_TSS, limit 0x67 */
+		0x0000890000000067ULL | ((PM_TSS & 0xffffff) << 16) |
+			((PM_TSS >> 24) << 56),
+		0,
+	};
+	uint32_t tss[26] = { [1] = PM_STACK0, [2] = PM_SEL_DATA0 };
+	struct vmx_regs regs = { .rip = rip, .rsp = esp,
+		.rflags = 2 | X86_EFLAGS_AC | X86_EFLAGS_IOPL3 };
+	struct vmx_sregs s;
+	int ret;
+
+	memcpy(t->ram + PM_GDT, gdt, sizeof(gdt));
+	memcpy(t->ram + PM_TSS, tss, sizeof(tss));
+	memset(t->ram + PM_IDT, 0, 256 * 8);
+	memcpy(t->ram + PM_IDT + AC_VECTOR * 8, &ac_gate, 8);
+	memcpy(t->ram + PM_CODE, ac_code_start, ac_code_end - ac_code_start);
+
+	ret = libvmx_vcpu_get_sregs(vcpu, &s);
+	if (ret)
+		return ret;
+	s.cs = pm_seg(PM_SEL_CODE3, 0xb, 3);
+	s.ds = s.es = s.fs = s.gs = s.ss = pm_seg(PM_SEL_DATA3, 0x3, 3);
+	s.tr = (struct vmx_segment) { .base = PM_TSS, .limit = 0x67,
+		.selector = PM_SEL_TSS, .type = 0xb, .present = 1 };
+	memset(&s.ldt, 0, sizeof(s.ldt));
+	s.ldt.unusable = 1;
+	s.gdt.base = PM_GDT;
+	s.gdt.limit = sizeof(gdt) - 1;
+	s.idt.base = PM_IDT;
+	s.idt.limit = 256 * 8 - 1;
+	s.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_NE | X86_CR0_AM;
+	s.cr3 = 0;
+	s.cr4 = 0;
+	s.efer = 0;
+	ret = libvmx_vcpu_set_sregs(vcpu, &s);
+	return ret ? ret : libvmx_vcpu_set_regs(vcpu, &regs);
+}
+
+/* The rig's CPU may not implement alignment checking at all. */
+#define SKIP_IF_NO_AC(run)						\
+	do {								\
+		if ((run)->exit_reason == VMX_EXIT_IO &&		\
+		    (run)->io.port == 0x14)				\
+			SKIP(goto out, "this CPU (emulator) never raises #AC"); \
+	} while (0)
+
+/* CVE-2015-5307: delivering #AC pushes through the misaligned ESP. */
+TEST(ac_delivery_loop_ends_in_vmm)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	int ret;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, NULL));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	ASSERT_EQ(0, pm_cpl3_setup(t, vcpu, pm_addr(ac_loop_entry),
+				   PM_STACK3 + 1,
+				   pm_gate(PM_SEL_CONFORM, pm_addr(ac_loop_handler))));
+	arm_alarm(2);
+	ret = libvmx_vcpu_run(vcpu);
+	alarm(0);
+	if (ret == 0) {
+		SKIP_IF_NO_AC(run);
+		ASSERT_EQ(VMX_EXIT_SHUTDOWN, run->exit_reason)
+			TH_LOG("exit %s port 0x%x", test_exit_name(run->exit_reason),
+			       run->io.port);
+	} else {
+		ASSERT_EQ(-EINTR, ret);
+		ASSERT_EQ(VMX_EXIT_INTR, run->exit_reason);
+	}
+	/* The vCPU is still usable: a second bounded run. */
+	arm_alarm(1);
+	ASSERT_VMM_IN_CONTROL(vcpu);
+out:
+	test_vm_destroy(t);
+}
+
+/* A plain misaligned load at CPL 3: #AC(0) at the load, handled at CPL 0. */
+TEST(ac_reaches_guest_handler)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, NULL));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	ASSERT_EQ(0, pm_cpl3_setup(t, vcpu, pm_addr(ac_load_entry), PM_STACK3,
+				   pm_gate(PM_SEL_CODE0, pm_addr(ac_ring0_handler))));
+	arm_alarm(5);
+	ASSERT_EQ(0, libvmx_vcpu_run(vcpu));
+	alarm(0);
+	SKIP_IF_NO_AC(run);
+	ASSERT_EQ(VMX_EXIT_IO, run->exit_reason)
+		TH_LOG("exit %s", test_exit_name(run->exit_reason));
+	EXPECT_EQ(0x15, run->io.port);
+	EXPECT_EQ(0, run->io.data);			/* #AC error code */
+	ASSERT_EXIT(vcpu, VMX_EXIT_IO);
+	EXPECT_EQ(0x16, run->io.port);
+	EXPECT_EQ(pm_addr(ac_load_insn), run->io.data);	/* fault: the load */
+	ASSERT_EXIT(vcpu, VMX_EXIT_IO);
+	EXPECT_EQ(0x17, run->io.port);
+	EXPECT_EQ(PM_SEL_CODE3, run->io.data);
+	ASSERT_EXIT(vcpu, VMX_EXIT_HLT);
+out:
+	test_vm_destroy(t);
+}
+
+/* ---- #DB (64-bit guests of the framework) ---- */
+
+/* CVE-2015-8104: a data breakpoint on the #DB frame's own stack slot. */
+#define DB_IST_TOP	(TEST_SCRATCH + 0x10000)
+#define DB_IST_SLOT	(DB_IST_TOP - 8)	/* where delivery pushes SS */
+
+static volatile uint64_t db_loop_handled;
+
+static uint64_t db_loop_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	/* Only reached when the CPU did not loop: stop the breakpoint. */
+	__asm__ volatile("mov %0, %%dr7" : : "r"(DR7_FIXED));
+	db_loop_handled++;
+	return rip;
+}
+
+static void guest_db_loop(void)
+{
+	guest_handlers[1] = db_loop_handler;
+	__asm__ volatile("mov %0, %%dr0" : : "r"(DB_IST_SLOT));
+	__asm__ volatile("mov %0, %%dr7" : : "r"(DR7_FIXED | DR7_L0 |
+						DR7_RW0_WRITE | DR7_LEN0_8));
+	*(volatile uint64_t *)DB_IST_SLOT = 1;
+	GUEST_SYNC2(1, db_loop_handled);
+}
+
+/* QEMU's software CPU, which cannot take the #DB loop below. */
+static bool cpu_is_qemu_tcg(void)
+{
+	char line[256];
+	bool qemu = false;
+	FILE *f = fopen("/proc/cpuinfo", "r");
+
+	if (!f)
+		return false;
+	while (fgets(line, sizeof(line), f))
+		if (!strncmp(line, "model name", 10)) {
+			qemu = strstr(line, "QEMU Virtual CPU");
+			break;
+		}
+	fclose(f);
+	return qemu;
+}
+
+TEST(db_delivery_loop_ends_in_vmm)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	uint64_t gate, ist = DB_IST_TOP;
+	struct ucall uc;
+	int ret;
+
+	if (cpu_is_qemu_tcg())
+		SKIP(return, "QEMU TCG aborts (iothread lock assertion) on a data breakpoint hit while delivering #DB, with or without the intercept");
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_db_loop));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	/* #DB on IST1: every delivery pushes to the same slot. */
+	memcpy(&gate, t->ram + TEST_IDT + 1 * 16, 8);
+	gate |= 1ULL << 32;
+	memcpy(t->ram + TEST_IDT + 1 * 16, &gate, 8);
+	memcpy(t->ram + TEST_TSS + 0x24, &ist, 8);
+
+	arm_alarm(2);
+	ret = libvmx_vcpu_run(vcpu);
+	alarm(0);
+	if (ret == 0 && run->exit_reason == VMX_EXIT_IO &&
+	    run->io.port == UCALL_PORT) {
+		libvmx_read_gpa(t->vm, (uint32_t)run->io.data, &uc, sizeof(uc));
+		if (uc.cmd == UCALL_SYNC && uc.args[0] == 1 && uc.args[1])
+			SKIP(goto out, "this CPU (emulator) does not hit data breakpoints while delivering #DB");
+	}
+	if (ret == 0) {
+		ASSERT_EQ(VMX_EXIT_SHUTDOWN, run->exit_reason)
+			TH_LOG("exit %s", test_exit_name(run->exit_reason));
+	} else {
+		ASSERT_EQ(-EINTR, ret);
+		ASSERT_EQ(VMX_EXIT_INTR, run->exit_reason);
+	}
+	arm_alarm(1);
+	ASSERT_VMM_IN_CONTROL(vcpu);
+out:
+	test_vm_destroy(t);
+}
+
+#define DB_MAX	8
+static volatile uint64_t db_count, db_dr6[DB_MAX], db_rip[DB_MAX];
+static volatile uint64_t db_var __attribute__((aligned(8)));
+extern const uint8_t db_data_after[], db_icebp_after[];
+
+static uint64_t db_record_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	uint64_t dr6;
+
+	__asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+	if (db_count < DB_MAX) {
+		db_dr6[db_count] = dr6;
+		db_rip[db_count] = rip;
+	}
+	db_count++;
+	/* DR6 bits are sticky: software clears them. */
+	__asm__ volatile("mov %0, %%dr6" : : "r"(DR6_RESERVED));
+	return rip;
+}
+
+static void guest_debug_exceptions(void)
+{
+	uint64_t i;
+
+	guest_handlers[1] = db_record_handler;
+	__asm__ volatile("mov %0, %%dr6" : : "r"(DR6_RESERVED));
+
+	/* Single-step: nop, pushf, andq and the popf that clears TF. */
+	__asm__ volatile("pushfq\n\t"
+			 "orq $0x100, (%%rsp)\n\t"
+			 "popfq\n\t"
+			 "nop\n\t"
+			 "pushfq\n\t"
+			 "andq $~0x100, (%%rsp)\n\t"
+			 "popfq\n\t" : : : "memory", "cc");
+	GUEST_ASSERT_EQ(db_count, 4);
+	for (i = 0; i < 4; i++)
+		GUEST_ASSERT_EQ(db_dr6[i] & DR6_TRAP_MASK, DR6_BS);
+	GUEST_SYNC(1);
+
+	/* Data breakpoint 0 on a write: a trap after the store. */
+	db_count = 0;
+	__asm__ volatile("mov %0, %%dr0" : : "r"(&db_var));
+	__asm__ volatile("mov %0, %%dr7" : : "r"(DR7_FIXED | DR7_L0 |
+						DR7_RW0_WRITE | DR7_LEN0_8));
+	__asm__ volatile("movq $5, (%0)\n\t"
+			 ".globl db_data_after\n"
+			 "db_data_after:\n\t" : : "r"(&db_var) : "memory");
+	__asm__ volatile("mov %0, %%dr7" : : "r"(DR7_FIXED));
+	GUEST_ASSERT_EQ(db_count, 1);
+	GUEST_ASSERT_EQ(db_dr6[0] & DR6_TRAP_MASK, 1);
+	GUEST_ASSERT_EQ(db_rip[0], (uint64_t)db_data_after);
+	GUEST_SYNC(2);
+	GUEST_DONE();
+}
+
+TEST(debug_exceptions_reach_guest)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_debug_exceptions));
+	vcpu = t->vcpus[0];
+	ASSERT_SYNC(vcpu, 1);
+	ASSERT_SYNC(vcpu, 2);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+static volatile uint64_t int1_ud;
+
+static uint64_t int1_ud_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	int1_ud++;
+	return rip + 1;
+}
+
+static void guest_int1(void)
+{
+	guest_handlers[1] = db_record_handler;
+	guest_handlers[6] = int1_ud_handler;
+	__asm__ volatile("mov %0, %%dr6" : : "r"(DR6_RESERVED));
+	/* INT1 (ICEBP): #DB as a trap, no DR6 status bit. */
+	__asm__ volatile(".byte 0xf1\n\t"
+			 ".globl db_icebp_after\n"
+			 "db_icebp_after:\n\t" : : : "memory");
+	GUEST_SYNC2(1, int1_ud);
+	GUEST_ASSERT_EQ(db_count, 1);
+	GUEST_ASSERT_EQ(db_rip[0], (uint64_t)db_icebp_after);
+	GUEST_ASSERT_EQ(db_dr6[0] & DR6_TRAP_MASK, 0);
+	GUEST_DONE();
+}
+
+TEST(int1_reaches_guest)
+{
+	struct test_vm *t;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_int1));
+	ASSERT_UCALL_INTO(t->vcpus[0], UCALL_SYNC, &uc);
+	if (uc.args[1])
+		SKIP(goto out, "this CPU (emulator) raises #UD for INT1");
+	ASSERT_UCALL(t->vcpus[0], UCALL_DONE);
+out:
+	test_vm_destroy(t);
+}
+
+TEST_HARNESS_MAIN
