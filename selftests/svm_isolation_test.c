@@ -144,11 +144,13 @@ static uint64_t pm_gate(uint16_t sel, uint64_t off)
 }
 
 /*
- * Put @vcpu at CPL 3 in flat 32-bit protected mode with CR0.AM and
- * EFLAGS.AC set, at @rip with @esp; #AC goes through @ac_gate.
+ * Put @vcpu in flat 32-bit protected mode at @cpl with @cr0 (PE is set),
+ * @cr3 and the gate @gate for @vector, at @rip with @esp.  IOPL 3 and
+ * EFLAGS.AC.
  */
-static int pm_cpl3_setup(struct test_vm *t, struct libvmx_vcpu *vcpu,
-			 uint64_t rip, uint64_t esp, uint64_t ac_gate)
+static int pm_setup(struct test_vm *t, struct libvmx_vcpu *vcpu, uint64_t rip,
+		    uint64_t esp, uint8_t cpl, uint64_t cr0, uint64_t cr3,
+		    unsigned int vector, uint64_t gate)
 {
 	static const uint64_t gdt[8] = {
 		0,
@@ -171,14 +173,14 @@ static int pm_cpl3_setup(struct test_vm *t, struct libvmx_vcpu *vcpu,
 	memcpy(t->ram + PM_GDT, gdt, sizeof(gdt));
 	memcpy(t->ram + PM_TSS, tss, sizeof(tss));
 	memset(t->ram + PM_IDT, 0, 256 * 8);
-	memcpy(t->ram + PM_IDT + AC_VECTOR * 8, &ac_gate, 8);
-	memcpy(t->ram + PM_CODE, ac_code_start, ac_code_end - ac_code_start);
+	memcpy(t->ram + PM_IDT + vector * 8, &gate, 8);
 
 	ret = libvmx_vcpu_get_sregs(vcpu, &s);
 	if (ret)
 		return ret;
-	s.cs = pm_seg(PM_SEL_CODE3, 0xb, 3);
-	s.ds = s.es = s.fs = s.gs = s.ss = pm_seg(PM_SEL_DATA3, 0x3, 3);
+	s.cs = pm_seg(cpl ? PM_SEL_CODE3 : PM_SEL_CODE0, 0xb, cpl);
+	s.ds = s.es = s.fs = s.gs = s.ss =
+		pm_seg(cpl ? PM_SEL_DATA3 : PM_SEL_DATA0, 0x3, cpl);
 	s.tr = (struct vmx_segment) { .base = PM_TSS, .limit = 0x67,
 		.selector = PM_SEL_TSS, .type = 0xb, .present = 1 };
 	memset(&s.ldt, 0, sizeof(s.ldt));
@@ -187,12 +189,20 @@ static int pm_cpl3_setup(struct test_vm *t, struct libvmx_vcpu *vcpu,
 	s.gdt.limit = sizeof(gdt) - 1;
 	s.idt.base = PM_IDT;
 	s.idt.limit = 256 * 8 - 1;
-	s.cr0 = X86_CR0_PE | X86_CR0_ET | X86_CR0_NE | X86_CR0_AM;
-	s.cr3 = 0;
+	s.cr0 = cr0 | X86_CR0_PE | X86_CR0_ET | X86_CR0_NE;
+	s.cr3 = cr3;
 	s.cr4 = 0;
 	s.efer = 0;
 	ret = libvmx_vcpu_set_sregs(vcpu, &s);
 	return ret ? ret : libvmx_vcpu_set_regs(vcpu, &regs);
+}
+
+/* CPL 3 with CR0.AM (and EFLAGS.AC): alignment checks on. */
+static int pm_cpl3_setup(struct test_vm *t, struct libvmx_vcpu *vcpu,
+			 uint64_t rip, uint64_t esp, uint64_t ac_gate)
+{
+	memcpy(t->ram + PM_CODE, ac_code_start, ac_code_end - ac_code_start);
+	return pm_setup(t, vcpu, rip, esp, 3, X86_CR0_AM, 0, AC_VECTOR, ac_gate);
 }
 
 /* The rig's CPU may not implement alignment checking at all. */
@@ -457,6 +467,221 @@ TEST(int1_reaches_guest)
 		SKIP(goto out, "this CPU (emulator) raises #UD for INT1");
 	ASSERT_UCALL(t->vcpus[0], UCALL_DONE);
 out:
+	test_vm_destroy(t);
+}
+
+/* ---- CR4: bits the module does not virtualize raise #GP ---- */
+
+#define CR4_PSE_BIT		(1ULL << 4)
+#define CR4_PAE			(1ULL << 5)
+#define CR4_PGE			(1ULL << 7)
+#define CR4_OSFXSR		(1ULL << 9)
+#define CR4_OSXSAVE		(1ULL << 18)
+#define CPUID1_EDX_PGE		(1U << 13)
+#define CPUID1_ECX_XSAVE	(1U << 26)
+#define CPUID1_ECX_OSXSAVE	(1U << 27)
+
+static volatile uint64_t gp_count, gp_skip;
+
+static uint64_t gp_skip_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	gp_count++;
+	return rip + gp_skip;
+}
+
+static uint64_t read_cr4(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%cr4, %0" : "=r"(v));
+	return v;
+}
+
+/* MOV %rax, %cr4 (0f 22 e0): 1 if it raised #GP. */
+static int try_cr4(uint64_t v)
+{
+	uint64_t before = gp_count;
+
+	gp_skip = 3;
+	__asm__ volatile("mov %0, %%cr4" : : "a"(v) : "memory");
+	return gp_count != before;
+}
+
+/* MOV %r9, %cr4 (41 0f 22 e1): the same with a REX prefix. */
+static int try_cr4_r9(uint64_t v)
+{
+	uint64_t before = gp_count;
+
+	gp_skip = 4;
+	__asm__ volatile("mov %0, %%r9\n\t"
+			 ".byte 0x41, 0x0f, 0x22, 0xe1" : : "r"(v) : "r9", "memory");
+	return gp_count != before;
+}
+
+/* Bits no guest of this module may set (VMXE SMXE 15 KL PKE CET PKS ...). */
+static const uint64_t cr4_refused[] = {
+	1ULL << 13, 1ULL << 14, 1ULL << 15, 1ULL << 19, 1ULL << 22,
+	1ULL << 23, 1ULL << 24, 1ULL << 25, 1ULL << 26, 1ULL << 27,
+	1ULL << 28, 1ULL << 31, 1ULL << 32, 1ULL << 63,
+};
+
+static void guest_cr4(void)
+{
+	uint32_t a, b, c, d;
+	uint64_t cr4, i;
+
+	guest_handlers[13] = gp_skip_handler;
+	cr4 = read_cr4();
+	for (i = 0; i < sizeof(cr4_refused) / sizeof(cr4_refused[0]); i++) {
+		GUEST_ASSERT_EQ(try_cr4(cr4 | cr4_refused[i]) ? 0 : cr4_refused[i], 0);
+		GUEST_ASSERT_EQ(read_cr4(), cr4);
+	}
+	GUEST_ASSERT(try_cr4_r9(cr4 | (1ULL << 22)));
+	/* Architectural: LA57 cannot change and PAE cannot go in long mode. */
+	GUEST_ASSERT(try_cr4(cr4 ^ (1ULL << 12)));
+	GUEST_ASSERT(try_cr4(cr4 & ~CR4_PAE));
+	GUEST_ASSERT_EQ(read_cr4(), cr4);
+	GUEST_ASSERT_EQ(gp_count, sizeof(cr4_refused) / sizeof(cr4_refused[0]) + 3);
+	GUEST_SYNC(1);
+
+	/* What the CPUID the guest sees offers works. */
+	gp_count = 0;
+	guest_cpuid(1, 0, &a, &b, &c, &d);
+	GUEST_ASSERT(!try_cr4(cr4));
+	GUEST_ASSERT(cr4 & CR4_OSFXSR);
+	if (d & CPUID1_EDX_PGE) {
+		GUEST_ASSERT(!try_cr4(cr4 | CR4_PGE));
+		GUEST_ASSERT_EQ(read_cr4(), cr4 | CR4_PGE);
+		GUEST_ASSERT(!try_cr4_r9(cr4));
+		GUEST_ASSERT_EQ(read_cr4(), cr4);
+	}
+	if (c & CPUID1_ECX_XSAVE) {
+		GUEST_ASSERT(!try_cr4(cr4 | CR4_OSXSAVE));
+		guest_cpuid(1, 0, &a, &b, &c, &d);
+		GUEST_ASSERT(c & CPUID1_ECX_OSXSAVE);
+		GUEST_ASSERT(!try_cr4(cr4));
+	} else {
+		GUEST_ASSERT(try_cr4(cr4 | CR4_OSXSAVE));
+		GUEST_ASSERT_EQ(read_cr4(), cr4);
+	}
+	GUEST_SYNC2(2, gp_count);
+	GUEST_DONE();
+}
+
+TEST(cr4_unsupported_bits_gp)
+{
+	struct test_vm *t;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_cr4));
+	ASSERT_SYNC(t->vcpus[0], 1);
+	ASSERT_SYNC(t->vcpus[0], 2);
+	ASSERT_UCALL(t->vcpus[0], UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+struct cpuid_table {
+	struct vmx_cpuid hdr;
+	struct vmx_cpuid_entry e[VMX_MAX_CPUID_ENTRIES];
+};
+
+static void guest_cr4_pge_hidden(void)
+{
+	uint32_t a, b, c, d;
+
+	guest_handlers[13] = gp_skip_handler;
+	guest_cpuid(1, 0, &a, &b, &c, &d);
+	GUEST_ASSERT(!(d & CPUID1_EDX_PGE));
+	GUEST_ASSERT(try_cr4(read_cr4() | CR4_PGE));
+	GUEST_ASSERT(!(read_cr4() & CR4_PGE));
+	GUEST_DONE();
+}
+
+/* The VM's CPUID decides: PGE hidden by the VMM is refused. */
+TEST(cr4_follows_vm_cpuid)
+{
+	static struct cpuid_table tab;
+	struct test_vm *t;
+	uint32_t i;
+
+	if (test_backend() != VMX_BACKEND_SVM)
+		SKIP(return, "CR4 checked against the VM's CPUID: SVM backend (VMX follows the host)");
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_cr4_pge_hidden));
+	tab.hdr.nent = VMX_MAX_CPUID_ENTRIES;
+	ASSERT_EQ(0, ioctl_err(libvmx_fd(t->vmx), VMX_GET_DEFAULT_CPUID, &tab));
+	for (i = 0; i < tab.hdr.nent; i++)
+		if (tab.e[i].function == 1)
+			tab.e[i].edx &= ~CPUID1_EDX_PGE;
+	ASSERT_EQ(0, ioctl_err(libvmx_vm_fd(t->vm), VMX_SET_CPUID, &tab));
+	ASSERT_UCALL(t->vcpus[0], UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+/*
+ * The same from 32-bit protected mode with 4 KiB paging (the decoder and
+ * the legacy page walk): PSE goes in, PKE is #GP(0) at the MOV.
+ */
+#define CR4_PM_PD	0x184000ULL
+#define CR4_PM_PT	0x185000ULL
+#define X86_CR0_PG	(1ULL << 31)
+
+extern const uint8_t cr4_pm_start[], cr4_pm_end[], cr4_pm_pke[], cr4_pm_gp[];
+
+__asm__(".pushsection .rodata\n"
+	".code32\n"
+	"cr4_pm_start:\n"
+	"	mov %cr4, %eax\n"
+	"	or $0x10, %eax\n"		/* PSE */
+	"	mov %eax, %cr4\n"
+	"	mov %cr4, %eax\n"
+	"	out %eax, $0x10\n"
+	"	or $0x400000, %eax\n"		/* PKE */
+	"cr4_pm_pke:\n"
+	"	mov %eax, %cr4\n"
+	"	mov $0x5a, %eax\n"
+	"	out %eax, $0x14\n"
+	"	hlt\n"
+	"cr4_pm_gp:\n"
+	"	pop %eax\n"
+	"	out %eax, $0x11\n"
+	"	pop %eax\n"
+	"	out %eax, $0x12\n"
+	"	hlt\n"
+	"cr4_pm_end:\n"
+	".code64\n"
+	".popsection\n");
+
+TEST(cr4_from_32bit_paging)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	uint32_t pde = CR4_PM_PT | 3, pte;
+	uint64_t gp = PM_CODE + (cr4_pm_gp - cr4_pm_start);
+	int i;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, NULL));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	/* 0-4 MiB identity-mapped with 4 KiB pages. */
+	memset(t->ram + CR4_PM_PD, 0, 4096);
+	memcpy(t->ram + CR4_PM_PD, &pde, 4);
+	for (i = 0; i < 1024; i++) {
+		pte = (i << 12) | 3;
+		memcpy(t->ram + CR4_PM_PT + i * 4, &pte, 4);
+	}
+	memcpy(t->ram + PM_CODE, cr4_pm_start, cr4_pm_end - cr4_pm_start);
+	ASSERT_EQ(0, pm_setup(t, vcpu, PM_CODE, PM_STACK0, 0, X86_CR0_PG,
+			      CR4_PM_PD, 13, pm_gate(PM_SEL_CODE0, gp)));
+	ASSERT_EXIT(vcpu, VMX_EXIT_IO);
+	EXPECT_EQ(0x10, run->io.port);
+	EXPECT_EQ(CR4_PSE_BIT, run->io.data);
+	ASSERT_EXIT(vcpu, VMX_EXIT_IO);
+	EXPECT_EQ(0x11, run->io.port);		/* #GP, not the OUT to 0x14 */
+	EXPECT_EQ(0, run->io.data);
+	ASSERT_EXIT(vcpu, VMX_EXIT_IO);
+	EXPECT_EQ(0x12, run->io.port);
+	EXPECT_EQ(PM_CODE + (cr4_pm_pke - cr4_pm_start), run->io.data);
+	ASSERT_EXIT(vcpu, VMX_EXIT_HLT);
 	test_vm_destroy(t);
 }
 

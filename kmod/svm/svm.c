@@ -160,6 +160,8 @@ static void svm_prepare_asid(struct svm_vcpu *svm, int cpu, bool flush)
 	struct svm_cpu *sc = this_cpu_ptr(&svm_cpu);
 
 	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	flush |= svm->flush_tlb;
+	svm->flush_tlb = false;
 	if (!flush && svm->asid_cpu == cpu &&
 	    svm->asid_generation == sc->asid_generation)
 		return;
@@ -251,19 +253,57 @@ static void svm_get_sregs(struct vmx_vcpu *vcpu, struct vmx_sregs *sregs)
 	sregs->efer = save->efer & ~EFER_SVME;
 }
 
-/* CR4 bits a guest may have (never VMXE, PKE, CET, ...). */
+/*
+ * CR4 bits a guest may have, if its CPUID offers the feature (never VMXE,
+ * SMXE, CET, PKS, ...).  PCE has no CPUID bit; RDPMC is intercepted anyway.
+ */
 #define SVM_CR4_ALLOWED	(X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | \
 			 X86_CR4_DE | X86_CR4_PSE | X86_CR4_PAE | \
 			 X86_CR4_MCE | X86_CR4_PGE | X86_CR4_PCE | \
 			 X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_UMIP | \
 			 X86_CR4_LA57 | X86_CR4_FSGSBASE | X86_CR4_PCIDE | \
-			 X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_SMAP)
+			 X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_SMAP | \
+			 X86_CR4_PKE)
 
-static u64 svm_cr4_allowed(void)
+/* Changing these invalidates the guest's translations (SDM 4.10.4.1). */
+#define SVM_CR4_TLB_BITS (X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | \
+			  X86_CR4_PCIDE | X86_CR4_SMEP | X86_CR4_SMAP | \
+			  X86_CR4_LA57 | X86_CR4_PKE)
+
+enum { SVM_CPUID_EBX, SVM_CPUID_ECX, SVM_CPUID_EDX };
+
+/* The CPUID feature (leaf, register, bit) each CR4 bit stands for. */
+static const struct {
+	u64 cr4;
+	u32 leaf;
+	u8 reg;
+	u8 bit;
+} svm_cr4_cpuid[] = {
+	{ X86_CR4_VME,		1, SVM_CPUID_EDX, 1 },
+	{ X86_CR4_PVI,		1, SVM_CPUID_EDX, 1 },
+	{ X86_CR4_DE,		1, SVM_CPUID_EDX, 2 },
+	{ X86_CR4_PSE,		1, SVM_CPUID_EDX, 3 },
+	{ X86_CR4_TSD,		1, SVM_CPUID_EDX, 4 },
+	{ X86_CR4_PAE,		1, SVM_CPUID_EDX, 6 },
+	{ X86_CR4_MCE,		1, SVM_CPUID_EDX, 7 },
+	{ X86_CR4_PGE,		1, SVM_CPUID_EDX, 13 },
+	{ X86_CR4_OSFXSR,	1, SVM_CPUID_EDX, 24 },
+	{ X86_CR4_OSXMMEXCPT,	1, SVM_CPUID_EDX, 25 },
+	{ X86_CR4_PCIDE,	1, SVM_CPUID_ECX, 17 },
+	{ X86_CR4_OSXSAVE,	1, SVM_CPUID_ECX, 26 },
+	{ X86_CR4_FSGSBASE,	7, SVM_CPUID_EBX, 0 },
+	{ X86_CR4_SMEP,		7, SVM_CPUID_EBX, 7 },
+	{ X86_CR4_SMAP,		7, SVM_CPUID_EBX, 20 },
+	{ X86_CR4_UMIP,		7, SVM_CPUID_ECX, 2 },
+	{ X86_CR4_PKE,		7, SVM_CPUID_ECX, 3 },
+	{ X86_CR4_LA57,		7, SVM_CPUID_ECX, 16 },
+};
+
+/* Only what the CPU itself implements. */
+static u64 svm_cr4_host_allowed(void)
 {
 	u64 allowed = SVM_CR4_ALLOWED;
 
-	/* Only what the CPU itself implements. */
 	if (!boot_cpu_has(X86_FEATURE_LA57))
 		allowed &= ~X86_CR4_LA57;
 	if (!boot_cpu_has(X86_FEATURE_UMIP))
@@ -278,7 +318,73 @@ static u64 svm_cr4_allowed(void)
 		allowed &= ~X86_CR4_SMEP;
 	if (!boot_cpu_has(X86_FEATURE_SMAP))
 		allowed &= ~X86_CR4_SMAP;
+	if (!boot_cpu_has(X86_FEATURE_PKU))
+		allowed &= ~X86_CR4_PKE;
 	return allowed;
+}
+
+/* Register @reg of leaf @leaf (subleaf 0) in the VM's table, 0 if absent. */
+static u32 svm_cpuid_reg(const struct vmx_cpuid *c, u32 leaf, int reg)
+{
+	u32 i;
+
+	for (i = 0; c && i < c->nent; i++) {
+		const struct vmx_cpuid_entry *e = &c->entries[i];
+
+		if (e->function != leaf ||
+		    ((e->flags & VMX_CPUID_INDEXED) && e->index))
+			continue;
+		return reg == SVM_CPUID_EBX ? e->ebx :
+		       reg == SVM_CPUID_ECX ? e->ecx : e->edx;
+	}
+	return 0;
+}
+
+/*
+ * CR4 bits the guest of @vm may set: implemented by the host and offered
+ * by the CPUID table the guest sees (so no PKE unless the VMM offers PKU,
+ * no OSXSAVE without XSAVE).
+ */
+static u64 svm_cr4_allowed(struct vmx_vm *vm)
+{
+	u64 allowed = svm_cr4_host_allowed();
+	const struct vmx_cpuid *c;
+	int i;
+
+	rcu_read_lock();
+	c = rcu_dereference(vm->cpuid);
+	for (i = 0; i < ARRAY_SIZE(svm_cr4_cpuid); i++)
+		if (!(svm_cpuid_reg(c, svm_cr4_cpuid[i].leaf, svm_cr4_cpuid[i].reg) &
+		      BIT(svm_cr4_cpuid[i].bit)))
+			allowed &= ~svm_cr4_cpuid[i].cr4;
+	rcu_read_unlock();
+	return allowed;
+}
+
+/*
+ * A guest MOV to CR4 (intercepted): the bits it may have and the
+ * architectural rules, -EINVAL for #GP.  The hardware write is not done
+ * by the CPU here, so neither is its TLB flush: ask for one.
+ */
+int svm_set_cr4(struct svm_vcpu *svm, u64 cr4)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	u64 old = save->cr4;
+
+	if (cr4 & ~svm_cr4_allowed(svm->vcpu.vm))
+		return -EINVAL;
+	if (save->efer & EFER_LMA) {
+		if (!(cr4 & X86_CR4_PAE) || ((cr4 ^ old) & X86_CR4_LA57))
+			return -EINVAL;
+	} else if (cr4 & X86_CR4_PCIDE) {
+		return -EINVAL;
+	}
+	if ((cr4 & ~old & X86_CR4_PCIDE) && (save->cr3 & 0xfff))
+		return -EINVAL;
+	save->cr4 = cr4;
+	if ((cr4 ^ old) & SVM_CR4_TLB_BITS)
+		svm->flush_tlb = true;
+	return 0;
 }
 
 static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
@@ -288,7 +394,7 @@ static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	u64 efer = sregs->efer & ~EFER_LMA;
 
 	/* Bits that must be zero, and paging modes no CPU can be in. */
-	if (sregs->cr0 >> 32 || sregs->cr4 & ~svm_cr4_allowed() ||
+	if (sregs->cr0 >> 32 || sregs->cr4 & ~svm_cr4_allowed(vcpu->vm) ||
 	    sregs->efer & ~SVM_GUEST_EFER || sregs->cr8 & ~0xfULL)
 		return -EINVAL;
 	if ((sregs->cr0 & X86_CR0_PG) && !(sregs->cr0 & X86_CR0_PE))
@@ -577,6 +683,8 @@ static void svm_init_vmcb(struct svm_vcpu *svm)
 		INTERCEPT_VMMCALL, INTERCEPT_VMLOAD, INTERCEPT_VMSAVE,
 		INTERCEPT_STGI, INTERCEPT_CLGI, INTERCEPT_SKINIT,
 		INTERCEPT_RDTSCP, INTERCEPT_WBINVD, INTERCEPT_MONITOR,
+		/* CR4 bits are the module's to grant (svm_exit_write_cr4()). */
+		INTERCEPT_CR4_WRITE,
 		INTERCEPT_MWAIT, INTERCEPT_MWAIT_COND, INTERCEPT_XSETBV,
 		INTERCEPT_RDPRU,
 		/* No PMU for guests: the host's counters are not theirs. */

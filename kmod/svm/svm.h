@@ -36,6 +36,10 @@
 #define SVM_IO_SEG_MASK		(7U << SVM_IO_SEG_SHIFT)
 #define SVM_IO_PORT_SHIFT	16
 
+/* EXITINFO1 of a MOV CR intercept, with decode assists only. */
+#define SVM_CR_INFO_VALID	BIT_ULL(63)
+#define SVM_CR_INFO_GPR_MASK	0xfULL
+
 /* EXITINFO1 of a nested page fault. */
 #define SVM_NPF_PRESENT		BIT_ULL(0)
 #define SVM_NPF_WRITE		BIT_ULL(1)
@@ -99,6 +103,8 @@
  *		and saved around every entry (DR6/DR7 live in the VMCB)
  * @nmi_masked:	the guest is handling an NMI: no other one goes in until
  *		its IRET (intercepted while this is set)
+ * @flush_tlb:	the guest's translations changed under it (CR4 emulated,
+ *		SET_SREGS): the next entry runs on a fresh ASID
  * @good_save, @vmm_state: the VMCB save area as the VMM last set it, kept
  *		until one VMRUN accepted it: a VMRUN that fails its state
  *		checks may leave the save area changed (QEMU writes it
@@ -116,6 +122,7 @@ struct svm_vcpu {
 	u64 dr[4];
 	bool dr_live;
 	bool nmi_masked;
+	bool flush_tlb;
 	struct vmcb_save_area *good_save;
 	bool vmm_state;
 };
@@ -154,6 +161,13 @@ void svm_skip_insn(struct svm_vcpu *svm, unsigned int len);
 void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
 			 u32 error_code);
 void svm_set_nmi_masked(struct svm_vcpu *svm, bool masked);
+int svm_set_cr4(struct svm_vcpu *svm, u64 cr4);
+
+/* svm_insn.c */
+bool svm_in_64bit_mode(struct svm_vcpu *svm);
+int svm_fetch_insn(struct svm_vcpu *svm, u8 *buf, int len);
+int svm_gpr_from_x86(unsigned int nr);
+int svm_decode_mov_to_cr4(const u8 *insn, int n, bool long64, int *insn_len);
 
 /* svm_exit.c */
 int svm_handle_exit(struct svm_vcpu *svm);
