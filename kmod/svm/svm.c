@@ -10,12 +10,14 @@
 #include <linux/percpu.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/stringify.h>
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/io.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
 #include <asm/special_insns.h>
+#include <asm/traps.h>
 
 #include "svm.h"
 
@@ -936,6 +938,26 @@ static void svm_entry_failed(struct svm_vcpu *svm)
 }
 
 /*
+ * A machine check that hits while the guest runs is intercepted (it is
+ * the host's, never the guest's), and an intercepted exception is not
+ * delivered to the host either: the CPU just exits.  Hand it to the
+ * host's #MC handler as the CPU would have, on this CPU (the MCA banks
+ * are per CPU) and before interrupts are on, so the thread cannot be
+ * migrated first.  GIF is set again, IRQs are off: the state of an #MC
+ * taken in the kernel with interrupts disabled.
+ *
+ * No test rig can raise a real machine check inside a guest (QEMU TCG
+ * does not model MCA in nested guests), so this path is untested there.
+ */
+static void svm_handle_host_mce(struct svm_vcpu *svm)
+{
+	if (svm->vmcb->control.exit_code != SVM_EXIT_EXCP_BASE + MC_VECTOR)
+		return;
+	if (IS_ENABLED(CONFIG_X86_MCE))
+		asm volatile("int $" __stringify(X86_TRAP_MC));
+}
+
+/*
  * Enter the guest once.  Order: event and registers into the VMCB, guest
  * FPU in, IRQs off, last check for pending work, TLB/ASID, GIF off,
  * world switch, GIF on, IRQs on, guest FPU out, registers back, re-queue
@@ -984,6 +1006,7 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	svm_stgi();
 
 	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
+	svm_handle_host_mce(svm);
 	local_irq_enable();
 	vmx_vcpu_fpu_exit(vcpu);
 

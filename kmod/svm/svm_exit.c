@@ -269,7 +269,7 @@ static int svm_exit_ac(struct svm_vcpu *svm)
 
 static int svm_exit_machine_check(struct svm_vcpu *svm)
 {
-	/* The host already took the #MC on the way out; resume the guest. */
+	/* svm_handle_host_mce() gave it to the host; resume the guest. */
 	return 1;
 }
 
