@@ -685,4 +685,103 @@ TEST(cr4_from_32bit_paging)
 	test_vm_destroy(t);
 }
 
+/* ---- SVM turned off under a running vCPU ---- */
+
+static const char *path_or_default(const char *env, const char *def)
+{
+	const char *v = getenv(env);
+
+	return v && *v ? v : def;
+}
+
+static int load_module(const char *path)
+{
+	int fd = open(path, O_RDONLY | O_CLOEXEC), ret;
+
+	if (fd < 0)
+		return -errno;
+	ret = finit_module(fd, "", 0) ? -errno : 0;
+	close(fd);
+	return ret;
+}
+
+struct spinner {
+	struct libvmx_vcpu *vcpu;
+	volatile int done;
+	int ret;
+};
+
+static void guest_spin(void)
+{
+	for (;;)
+		guest_pause();
+}
+
+static void *spin_vcpu(void *arg)
+{
+	struct spinner *s = arg;
+
+	do {
+		s->ret = libvmx_vcpu_run(s->vcpu);
+	} while (s->ret == -EINTR);
+	s->done = 1;
+	return NULL;
+}
+
+/*
+ * The reboot notifier (and kexec, and a crash) turns SVM off on every
+ * CPU by IPI while vCPU threads still run.  vmx_hog plays that part: it
+ * finds EFER.SVME set (ours), refuses to load, and on its way out clears
+ * EFER.SVME on every CPU under our feet.  The vCPU's next CLGI/VMRUN
+ * faults: VMX_RUN must fail with EIO, not oops the host.  Afterwards
+ * vmx.ko is reloaded so that the CPUs are ours again for later tests.
+ */
+TEST(svm_turned_off_under_running_vcpu)
+{
+	const char *hog = path_or_default("VMX_HOG_KO", "/lib/modules/vmx_hog.ko");
+	const char *vmx = path_or_default("VMX_KO", "/lib/modules/vmx.ko");
+	struct spinner spin = { 0 };
+	struct test_vm *t;
+	pthread_t thread;
+	int i, ret;
+
+	if (test_backend() != VMX_BACKEND_SVM)
+		SKIP(return, "EFER.SVME cleared under a vCPU: AMD only");
+	if (access(hog, R_OK) || access(vmx, R_OK))
+		SKIP(return, "needs %s and %s", hog, vmx);
+	arm_alarm(0);	/* SIGALRM only kicks the vCPU thread */
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_spin));
+	spin.vcpu = t->vcpus[0];
+	ASSERT_EQ(0, pthread_create(&thread, NULL, spin_vcpu, &spin));
+	usleep(200 * 1000);
+	ASSERT_EQ(0, spin.done) TH_LOG("VMX_RUN returned %d early", spin.ret);
+
+	EXPECT_EQ(-EBUSY, load_module(hog));
+	for (i = 0; i < 100 && !spin.done; i++)
+		usleep(50 * 1000);
+	if (!spin.done) {
+		/* Kick it out of the guest to its next entry. */
+		pthread_kill(thread, SIGALRM);
+		for (i = 0; i < 100 && !spin.done; i++)
+			usleep(50 * 1000);
+	}
+	ASSERT_EQ(1, spin.done) TH_LOG("the vCPU still runs with SVM off");
+	pthread_join(thread, NULL);
+	EXPECT_EQ(-EIO, spin.ret);
+	/* And keeps failing, without touching SVM state again. */
+	EXPECT_EQ(-EIO, libvmx_vcpu_run(spin.vcpu));
+	test_vm_destroy(t);
+
+	/* Give the CPUs back to a freshly loaded vmx.ko. */
+	for (i = 0; i < 50; i++) {
+		ret = delete_module("vmx", O_NONBLOCK) ? -errno : 0;
+		if (ret != -EAGAIN && ret != -EWOULDBLOCK)
+			break;
+		usleep(100 * 1000);
+	}
+	ASSERT_EQ(0, ret);
+	ASSERT_EQ(0, load_module(vmx));
+	ASSERT_EQ(VMX_BACKEND_SVM, test_backend());
+}
+
 TEST_HARNESS_MAIN

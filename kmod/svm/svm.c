@@ -958,6 +958,30 @@ static void svm_handle_host_mce(struct svm_vcpu *svm)
 }
 
 /*
+ * CLGI or STGI faulted: EFER.SVME was cleared on this CPU under a running
+ * vCPU (reboot and kexec turn SVM off on every CPU by IPI; so can a
+ * crash or a foreign module).  Whatever the guest did since is lost;
+ * the vCPU fails with EIO at this and every later run (the CPU stays
+ * off), and the host carries on.  With EFER.SVME still set, the fault
+ * would be our bug: say so.
+ */
+static int svm_run_svm_off(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	int cpu = smp_processor_id();
+	u64 efer;
+
+	rdmsrl(MSR_EFER, efer);
+	WARN_ON_ONCE(efer & EFER_SVME);
+	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
+	local_irq_enable();
+	vmx_vcpu_fpu_exit(vcpu);
+	pr_info_ratelimited("CPU %d: SVM was turned off under a running vCPU\n",
+			    cpu);
+	return -EIO;
+}
+
+/*
  * Enter the guest once.  Order: event and registers into the VMCB, guest
  * FPU in, IRQs off, last check for pending work, TLB/ASID, GIF off,
  * world switch, GIF on, IRQs on, guest FPU out, registers back, re-queue
@@ -994,7 +1018,8 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 
 	if (svm->vmm_state)
 		memcpy(svm->good_save, &svm->vmcb->save, sizeof(*svm->good_save));
-	svm_clgi();
+	if (unlikely(!svm_clgi()))
+		return svm_run_svm_off(svm);
 	if (svm->dr_live)
 		svm_dr_load(svm);
 	svm_world_switch(vcpu->gprs, svm->vmcb_pa, page_to_phys(sc->host_vmcb));
@@ -1003,7 +1028,8 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	/* #VMEXIT leaves DR7 disabled: give the host its breakpoints back. */
 	if (unlikely(hw_breakpoint_active()))
 		hw_breakpoint_restore();
-	svm_stgi();
+	if (unlikely(!svm_stgi()))
+		return svm_run_svm_off(svm);
 
 	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
 	svm_handle_host_mce(svm);

@@ -11,6 +11,7 @@
 
 #include <linux/bits.h>
 #include <linux/types.h>
+#include <asm/asm.h>
 #include <asm/msr.h>
 #include <asm/svm.h>
 
@@ -142,15 +143,32 @@ static inline void svm_clr_intercept(struct vmcb *vmcb, unsigned int bit)
 	vmcb->control.intercepts[bit / 32] &= ~BIT(bit % 32);
 }
 
-/* Clear/set the global interrupt flag (only valid with EFER.SVME set). */
-static inline void svm_clgi(void)
+/*
+ * Clear/set the global interrupt flag.  Like every SVM instruction they
+ * #UD once EFER.SVME is off, which the reboot notifier, kexec, a crash or
+ * a foreign module can do by IPI under a running vCPU: the fault is fixed
+ * up (exception table) and reported as false, "SVM was turned off",
+ * instead of an oops.  svm_world_switch() does the same for VMSAVE,
+ * VMLOAD and VMRUN.
+ */
+static __always_inline bool svm_clgi(void)
 {
-	asm volatile("clgi" ::: "memory");
+	asm goto("1: clgi\n\t"
+		 _ASM_EXTABLE(1b, %l[fault])
+		 : : : "memory" : fault);
+	return true;
+fault:
+	return false;
 }
 
-static inline void svm_stgi(void)
+static __always_inline bool svm_stgi(void)
 {
-	asm volatile("stgi" ::: "memory");
+	asm goto("1: stgi\n\t"
+		 _ASM_EXTABLE(1b, %l[fault])
+		 : : : "memory" : fault);
+	return true;
+fault:
+	return false;
 }
 
 /* svm.c */
@@ -178,7 +196,12 @@ u64 svm_npt_leaf_entry(phys_addr_t pa, unsigned int prot, bool huge);
 bool svm_npt_present(u64 pte);
 bool svm_npt_huge(u64 pte);
 
-/* svm_run.S: save host, load guest, VMRUN, save guest, restore host. */
+/*
+ * svm_run.S: save host, load guest, VMRUN, save guest, restore host.
+ * An SVM instruction that faults because EFER.SVME was cleared is
+ * skipped (the STGI after it faults too and tells the caller); with
+ * EFER.SVME still set a fault is a bug of ours and stays fatal (ud2).
+ */
 void svm_world_switch(u64 *gprs, u64 vmcb_pa, u64 host_save_pa);
 
 #endif /* VMX_SVM_H */
