@@ -685,6 +685,57 @@ TEST(cr4_from_32bit_paging)
 	test_vm_destroy(t);
 }
 
+/* ---- SET_SREGS flushes the guest TLB ---- */
+
+#define TLB_VA		0x40000000ULL	/* just above the 1 GiB identity map */
+#define TLB_PD		0x190000ULL
+#define TLB_PT		0x191000ULL
+#define TLB_PAGE_A	0x1a0000ULL
+#define TLB_PAGE_B	0x1a1000ULL
+#define PTE_P_RW	3ULL
+
+static void guest_tlb(void)
+{
+	GUEST_SYNC2(1, *(volatile uint64_t *)TLB_VA);
+	GUEST_SYNC2(2, *(volatile uint64_t *)TLB_VA);
+	GUEST_DONE();
+}
+
+/*
+ * The VMM points the guest's mapping at another page and reloads the
+ * same CR3 with SET_SREGS: like a MOV to CR3, no stale translation may
+ * survive it.
+ */
+TEST(set_sregs_flushes_guest_tlb)
+{
+	uint64_t pte, a = 0xaaaaaaaaaaaaaaaaULL, b = 0xbbbbbbbbbbbbbbbbULL;
+	struct test_vm *t;
+	struct vmx_sregs s;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_tlb));
+	pte = TLB_PD | PTE_P_RW;
+	memcpy(t->ram + TEST_PDPT + 8, &pte, 8);
+	pte = TLB_PT | PTE_P_RW;
+	memcpy(t->ram + TLB_PD, &pte, 8);
+	pte = TLB_PAGE_A | PTE_P_RW;
+	memcpy(t->ram + TLB_PT, &pte, 8);
+	memcpy(t->ram + TLB_PAGE_A, &a, 8);
+	memcpy(t->ram + TLB_PAGE_B, &b, 8);
+
+	ASSERT_UCALL_INTO(t->vcpus[0], UCALL_SYNC, &uc);
+	ASSERT_EQ(1, uc.args[0]);
+	ASSERT_EQ(a, uc.args[1]);
+	pte = TLB_PAGE_B | PTE_P_RW;
+	memcpy(t->ram + TLB_PT, &pte, 8);
+	ASSERT_EQ(0, libvmx_vcpu_get_sregs(t->vcpus[0], &s));
+	ASSERT_EQ(0, libvmx_vcpu_set_sregs(t->vcpus[0], &s));
+	ASSERT_UCALL_INTO(t->vcpus[0], UCALL_SYNC, &uc);
+	ASSERT_EQ(2, uc.args[0]);
+	EXPECT_EQ(b, uc.args[1]);
+	test_vm_destroy(t);
+}
+
 /* ---- SVM turned off under a running vCPU ---- */
 
 static const char *path_or_default(const char *env, const char *def)

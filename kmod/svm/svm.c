@@ -430,6 +430,16 @@ static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	svm->vmm_state = true;
 	svm->vmcb->control.int_ctl = (svm->vmcb->control.int_ctl & ~V_TPR_MASK) |
 				     sregs->cr8;
+	/*
+	 * Loading CR3 flushes the guest's non-global translations, and new
+	 * CR0.PG/WP, CR4.PAE/PGE/PSE/PCIDE/SMEP/... or EFER.NX/LME change
+	 * what every cached one means; the CPU flushes nothing when the VMM
+	 * rewrites the VMCB.  A VMM that switched page tables (even to the
+	 * same CR3, after editing them) must not find stale entries: flush
+	 * the guest's ASID (a fresh one) at the next entry, always, since
+	 * SET_SREGS always loads CR3 and is rare.
+	 */
+	svm->flush_tlb = true;
 	return 0;
 }
 
