@@ -736,6 +736,165 @@ TEST(set_sregs_flushes_guest_tlb)
 	test_vm_destroy(t);
 }
 
+/* ---- After a triple fault the vCPU works again ---- */
+
+#define RM_LOAD		0x7c00ULL
+
+/* mov $0x1234, %ax; out %ax, $0x10; hlt */
+static const uint8_t rm_code[] = { 0xb8, 0x34, 0x12, 0xe7, 0x10, 0xf4 };
+
+static void triple_fault(void)
+{
+	struct {
+		uint16_t limit;
+		uint64_t base;
+	} __attribute__((packed)) idtr = { 0, 0 };
+
+	__asm__ volatile("lidt %0\n\tud2" : : "m"(idtr));
+}
+
+static void guest_triple_fault(void)
+{
+	GUEST_SYNC(1);
+	triple_fault();
+}
+
+#define MSR_LSTAR		0xc0000082
+#define MSR_KERNEL_GS_BASE	0xc0000102
+#define MSR_SYSENTER_EIP	0x176
+
+static int crash_sets_breakpoint;
+
+/*
+ * Leave state SET_SREGS/SET_REGS do not cover, then die inside an NMI
+ * handler: NMIs masked, MSRs set, (optionally) an execute breakpoint on
+ * the code the next guest runs.
+ */
+static uint64_t crash_in_nmi(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	triple_fault();
+	return rip;
+}
+
+static void guest_dirty_then_triple_fault(void)
+{
+	guest_wrmsr(MSR_LSTAR, 0xffffffff81000000ULL);
+	guest_wrmsr(MSR_KERNEL_GS_BASE, 0x12345000);
+	guest_wrmsr(MSR_SYSENTER_EIP, 0x4000);
+	if (crash_sets_breakpoint) {
+		__asm__ volatile("mov %0, %%dr0" : : "r"(RM_LOAD));
+		__asm__ volatile("mov %0, %%dr7" : : "r"(DR7_FIXED | DR7_L0));
+	}
+	guest_handlers[2] = crash_in_nmi;
+	GUEST_SYNC(1);
+	for (;;)
+		guest_pause();
+}
+
+static struct vmx_segment rm_seg(uint8_t type)
+{
+	return (struct vmx_segment) { .limit = 0xffff, .type = type, .s = 1,
+				      .present = 1 };
+}
+
+/* The VMM sets every register of a real-mode guest itself. */
+TEST(shutdown_then_fresh_real_mode_guest)
+{
+	struct vmx_regs regs = { .rip = RM_LOAD, .rsp = 0x7000, .rflags = 2 };
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	struct vmx_sregs s;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_triple_fault));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	ASSERT_SYNC(vcpu, 1);
+	ASSERT_EXIT(vcpu, VMX_EXIT_SHUTDOWN);
+
+	memcpy(t->ram + RM_LOAD, rm_code, sizeof(rm_code));
+	memset(&s, 0, sizeof(s));
+	s.cs = rm_seg(0xb);
+	s.ds = s.es = s.fs = s.gs = s.ss = rm_seg(0x3);
+	s.tr = (struct vmx_segment) { .limit = 0xffff, .type = 0xb, .present = 1 };
+	s.ldt = (struct vmx_segment) { .limit = 0xffff, .type = 0x2, .present = 1 };
+	s.gdt.limit = 0xffff;
+	s.idt.limit = 0xffff;
+	s.cr0 = X86_CR0_ET;
+	ASSERT_EQ(0, libvmx_vcpu_set_sregs(vcpu, &s));
+	ASSERT_EQ(0, libvmx_vcpu_set_regs(vcpu, &regs));
+	ASSERT_EXIT(vcpu, VMX_EXIT_IO);
+	EXPECT_EQ(0x10, run->io.port);
+	EXPECT_EQ(0x1234, run->io.data);
+	ASSERT_EXIT(vcpu, VMX_EXIT_HLT);
+	EXPECT_EQ(RM_LOAD + sizeof(rm_code) - 1, run->rip);
+	test_vm_destroy(t);
+}
+
+/*
+ * SVM: the APM leaves the VMCB undefined after a SHUTDOWN intercept; the
+ * backend puts the vCPU back into its reset state (what VMX_CREATE_VCPU
+ * gave), so nothing of the crashed guest reaches the next one: NMI
+ * masking, MSRs, debug registers.  (QEMU TCG keeps a guest's execute
+ * breakpoint armed after VMRUN loads a DR7 that disables it, so the
+ * breakpoint part runs on hardware only.)
+ */
+TEST(shutdown_resets_vcpu)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	struct vmx_events ev;
+	struct vmx_sregs s;
+	struct vmx_regs regs;
+	uint64_t v;
+
+	if (test_backend() != VMX_BACKEND_SVM)
+		SKIP(return, "reset after SHUTDOWN: SVM backend behaviour");
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_dirty_then_triple_fault));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	crash_sets_breakpoint = !cpu_is_qemu_tcg();
+	sync_global_to_guest(t, crash_sets_breakpoint);
+	ASSERT_SYNC(vcpu, 1);
+	ASSERT_EQ(0, libvmx_vcpu_inject(vcpu, VMX_EVENT_NMI, 2, 0, 0));
+	ASSERT_EXIT(vcpu, VMX_EXIT_SHUTDOWN);
+
+	ASSERT_EQ(0, libvmx_vcpu_get_sregs(vcpu, &s));
+	EXPECT_EQ(0xf000, s.cs.selector);
+	EXPECT_EQ(0xffff0000ULL, s.cs.base);
+	EXPECT_EQ(0x60000010ULL, s.cr0);
+	EXPECT_EQ(0, s.cr3);
+	EXPECT_EQ(0, s.cr4);
+	EXPECT_EQ(0, s.efer);
+	ASSERT_EQ(0, libvmx_vcpu_get_regs(vcpu, &regs));
+	EXPECT_EQ(0xfff0, regs.rip);
+	EXPECT_EQ(2, regs.rflags);
+	ASSERT_EQ(0, ioctl_err(libvmx_vcpu_fd(vcpu), VMX_GET_EVENTS, &ev));
+	EXPECT_EQ(0, ev.nmi_masked);
+	EXPECT_EQ(0, ev.pending_valid);
+	EXPECT_EQ(0, ev.int_shadow);
+	ASSERT_EQ(0, libvmx_vcpu_get_msr(vcpu, MSR_LSTAR, &v));
+	EXPECT_EQ(0, v);
+	ASSERT_EQ(0, libvmx_vcpu_get_msr(vcpu, MSR_KERNEL_GS_BASE, &v));
+	EXPECT_EQ(0, v);
+	ASSERT_EQ(0, libvmx_vcpu_get_msr(vcpu, MSR_SYSENTER_EIP, &v));
+	EXPECT_EQ(0, v);
+
+	/* What a VMM does with a reset vCPU: move CS, set RIP, run. */
+	memcpy(t->ram + RM_LOAD, rm_code, sizeof(rm_code));
+	s.cs.base = 0;
+	s.cs.selector = 0;
+	ASSERT_EQ(0, libvmx_vcpu_set_sregs(vcpu, &s));
+	regs.rip = RM_LOAD;
+	ASSERT_EQ(0, libvmx_vcpu_set_regs(vcpu, &regs));
+	ASSERT_EXIT(vcpu, VMX_EXIT_IO);
+	EXPECT_EQ(0x10, run->io.port);
+	EXPECT_EQ(0x1234, run->io.data);
+	ASSERT_EXIT(vcpu, VMX_EXIT_HLT);
+	test_vm_destroy(t);
+}
+
 /* ---- SVM turned off under a running vCPU ---- */
 
 static const char *path_or_default(const char *env, const char *def)

@@ -750,6 +750,39 @@ static void svm_init_vmcb(struct svm_vcpu *svm)
 	save->g_pat = 0x0007040600070406ULL;
 }
 
+/*
+ * After a SHUTDOWN intercept the VMCB's guest state is undefined (APM
+ * Vol. 2, 15.11): put the vCPU back into the state VMX_CREATE_VCPU gave
+ * it, so that a VMM that goes on with it (SET_REGS/SET_SREGS, then RUN)
+ * starts from something defined and none of the crashed guest's state
+ * survives in fields SET_SREGS does not cover (DR0-DR7, the VMCB's MSRs,
+ * interrupt shadow, NMI masking, V_TPR).  A fresh ASID drops its
+ * translations.  Nor does an event survive: the exception whose delivery
+ * ended in the triple fault comes back in EXITINTINFO and was re-queued,
+ * and would hit the next guest at its first instruction.  The rest of the
+ * core's state (FPU, software MSRs) is the core's.
+ */
+void svm_reset_vcpu(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+
+	memset(svm->vmcb, 0, PAGE_SIZE);
+	svm_init_vmcb(svm);
+	svm->asid_cpu = -1;
+	svm->event_injected = false;
+	memset(svm->dr, 0, sizeof(svm->dr));
+	svm->dr_live = false;
+	svm->nmi_masked = false;
+	svm->vmm_state = true;
+
+	vcpu->pending_event.valid = false;
+	vcpu->deferred_irq.valid = false;
+	memset(vcpu->gprs, 0, sizeof(vcpu->gprs));
+	vcpu->gprs[VMX_RDX] = 0x600;	/* as vmx_vcpu_reset() */
+	vcpu->rip = 0xfff0;
+	vcpu->rflags = X86_EFLAGS_FIXED;
+}
+
 static void svm_vcpu_free(struct vmx_vcpu *vcpu)
 {
 	struct svm_vcpu *svm = to_svm(vcpu);

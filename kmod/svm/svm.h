@@ -180,6 +180,7 @@ void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
 			 u32 error_code);
 void svm_set_nmi_masked(struct svm_vcpu *svm, bool masked);
 int svm_set_cr4(struct svm_vcpu *svm, u64 cr4);
+void svm_reset_vcpu(struct svm_vcpu *svm);
 
 /* svm_insn.c */
 bool svm_in_64bit_mode(struct svm_vcpu *svm);

@@ -175,7 +175,12 @@ static int svm_exit_write_cr4(struct svm_vcpu *svm)
 
 static int svm_exit_shutdown(struct svm_vcpu *svm)
 {
-	/* Triple fault: the guest state is undefined now; the VMM decides. */
+	/*
+	 * Triple fault: the VMCB is undefined now.  The VMM decides what
+	 * comes next, from the reset state (run->rip still tells where the
+	 * guest died).
+	 */
+	svm_reset_vcpu(svm);
 	svm->vcpu.run->exit_reason = VMX_EXIT_SHUTDOWN;
 	return 0;
 }
