@@ -895,6 +895,26 @@ TEST(shutdown_resets_vcpu)
 	test_vm_destroy(t);
 }
 
+/* ---- RDPMC: no PMU for guests ---- */
+
+static void guest_rdpmc(void)
+{
+	guest_handlers[13] = gp_skip_handler;
+	gp_skip = 2;
+	__asm__ volatile("rdpmc" : : "c"(0) : "rax", "rdx", "memory");
+	GUEST_ASSERT_EQ(gp_count, 1);
+	GUEST_DONE();
+}
+
+TEST(rdpmc_is_gp)
+{
+	struct test_vm *t;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_rdpmc));
+	ASSERT_UCALL(t->vcpus[0], UCALL_DONE);
+	test_vm_destroy(t);
+}
+
 /* ---- SVM turned off under a running vCPU ---- */
 
 static const char *path_or_default(const char *env, const char *def)
