@@ -147,28 +147,32 @@ static inline void svm_clr_intercept(struct vmcb *vmcb, unsigned int bit)
  * Clear/set the global interrupt flag.  Like every SVM instruction they
  * #UD once EFER.SVME is off, which the reboot notifier, kexec, a crash or
  * a foreign module can do by IPI under a running vCPU: the fault is fixed
- * up (exception table) and reported as false, "SVM was turned off",
- * instead of an oops.  svm_world_switch() does the same for VMSAVE,
- * VMLOAD and VMRUN.
+ * up (exception table: the fixup skips the store of true) and reported
+ * as false, "SVM was turned off", instead of an oops.  svm_world_switch()
+ * does the same for VMSAVE, VMLOAD and VMRUN.
  */
 static __always_inline bool svm_clgi(void)
 {
-	asm goto("1: clgi\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
-		 : : : "memory" : fault);
-	return true;
-fault:
-	return false;
+	bool ok = false;
+
+	asm volatile("1: clgi\n\t"
+		     "movb $1, %[ok]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [ok] "+qm" (ok) : : "memory");
+	return ok;
 }
 
 static __always_inline bool svm_stgi(void)
 {
-	asm goto("1: stgi\n\t"
-		 _ASM_EXTABLE(1b, %l[fault])
-		 : : : "memory" : fault);
-	return true;
-fault:
-	return false;
+	bool ok = false;
+
+	asm volatile("1: stgi\n\t"
+		     "movb $1, %[ok]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [ok] "+qm" (ok) : : "memory");
+	return ok;
 }
 
 /* svm.c */
