@@ -265,6 +265,7 @@ int vmx_vcpu_create(struct vmx_vm *vm, const struct vmx_vcpu_create *args);
 int vmx_vcpu_run(struct vmx_vcpu *vcpu);
 int vmx_vcpu_set_regs(struct vmx_vcpu *vcpu, const struct vmx_regs *regs);
 int vmx_vcpu_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs);
+void vmx_vcpu_reset_regs(struct vmx_vcpu *vcpu);
 void vmx_vcpu_sync_clear_dirty(struct vmx_vcpu *vcpu, u32 bits);
 void vmx_vcpu_get_regs(struct vmx_vcpu *vcpu, struct vmx_regs *regs);
 int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu);

@@ -368,13 +368,25 @@ int vmx_vcpu_set_regs(struct vmx_vcpu *vcpu, const struct vmx_regs *regs)
 	return 0;
 }
 
-static void vmx_vcpu_reset(struct vmx_vcpu *vcpu)
+/*
+ * The reset values of the registers the core keeps, and an empty event
+ * queue: for a new vCPU and for a backend that resets one (SVM after a
+ * shutdown, whose VMCB is undefined then).
+ */
+void vmx_vcpu_reset_regs(struct vmx_vcpu *vcpu)
 {
 	memset(vcpu->gprs, 0, sizeof(vcpu->gprs));
 	/* EDX at reset holds the processor signature; 0x600 is generic. */
 	vcpu->gprs[VMX_RDX] = 0x600;
 	vcpu->rip = 0xfff0;
 	vcpu->rflags = VMX_RFLAGS_FIXED1;
+	vcpu->events = (struct vmx_event_queue) { };
+	vcpu->pending_io = VMX_PENDING_NONE;
+}
+
+static void vmx_vcpu_reset(struct vmx_vcpu *vcpu)
+{
+	vmx_vcpu_reset_regs(vcpu);
 	vcpu->msr_apic_base = 0xfee00000ULL | BIT(11) | (vcpu->id ? 0 : BIT(8));
 	vcpu->tsc_offset = vcpu->vm->tsc_offset;
 	vmx_fpu_reset(vcpu);

@@ -10,12 +10,14 @@
 #include <linux/percpu.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/stringify.h>
 #include <asm/cpufeature.h>
 #include <asm/debugreg.h>
 #include <asm/io.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
 #include <asm/special_insns.h>
+#include <asm/traps.h>
 
 #include "svm.h"
 #include "../spec.h"
@@ -161,6 +163,8 @@ static void svm_prepare_asid(struct svm_vcpu *svm, int cpu, bool flush)
 	struct svm_cpu *sc = this_cpu_ptr(&svm_cpu);
 
 	svm->vmcb->control.tlb_ctl = TLB_CONTROL_DO_NOTHING;
+	flush |= svm->flush_tlb;
+	svm->flush_tlb = false;
 	if (!flush && svm->asid_cpu == cpu &&
 	    svm->asid_generation == sc->asid_generation)
 		return;
@@ -252,19 +256,57 @@ static void svm_get_sregs(struct vmx_vcpu *vcpu, struct vmx_sregs *sregs)
 	sregs->efer = save->efer & ~EFER_SVME;
 }
 
-/* CR4 bits a guest may have (never VMXE, PKE, CET, ...). */
+/*
+ * CR4 bits a guest may have, if its CPUID offers the feature (never VMXE,
+ * SMXE, CET, PKS, ...).  PCE has no CPUID bit; RDPMC is intercepted anyway.
+ */
 #define SVM_CR4_ALLOWED	(X86_CR4_VME | X86_CR4_PVI | X86_CR4_TSD | \
 			 X86_CR4_DE | X86_CR4_PSE | X86_CR4_PAE | \
 			 X86_CR4_MCE | X86_CR4_PGE | X86_CR4_PCE | \
 			 X86_CR4_OSFXSR | X86_CR4_OSXMMEXCPT | X86_CR4_UMIP | \
 			 X86_CR4_LA57 | X86_CR4_FSGSBASE | X86_CR4_PCIDE | \
-			 X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_SMAP)
+			 X86_CR4_OSXSAVE | X86_CR4_SMEP | X86_CR4_SMAP | \
+			 X86_CR4_PKE)
 
-static u64 svm_cr4_allowed(void)
+/* Changing these invalidates the guest's translations (SDM 4.10.4.1). */
+#define SVM_CR4_TLB_BITS (X86_CR4_PSE | X86_CR4_PAE | X86_CR4_PGE | \
+			  X86_CR4_PCIDE | X86_CR4_SMEP | X86_CR4_SMAP | \
+			  X86_CR4_LA57 | X86_CR4_PKE)
+
+enum { SVM_CPUID_EBX, SVM_CPUID_ECX, SVM_CPUID_EDX };
+
+/* The CPUID feature (leaf, register, bit) each CR4 bit stands for. */
+static const struct {
+	u64 cr4;
+	u32 leaf;
+	u8 reg;
+	u8 bit;
+} svm_cr4_cpuid[] = {
+	{ X86_CR4_VME,		1, SVM_CPUID_EDX, 1 },
+	{ X86_CR4_PVI,		1, SVM_CPUID_EDX, 1 },
+	{ X86_CR4_DE,		1, SVM_CPUID_EDX, 2 },
+	{ X86_CR4_PSE,		1, SVM_CPUID_EDX, 3 },
+	{ X86_CR4_TSD,		1, SVM_CPUID_EDX, 4 },
+	{ X86_CR4_PAE,		1, SVM_CPUID_EDX, 6 },
+	{ X86_CR4_MCE,		1, SVM_CPUID_EDX, 7 },
+	{ X86_CR4_PGE,		1, SVM_CPUID_EDX, 13 },
+	{ X86_CR4_OSFXSR,	1, SVM_CPUID_EDX, 24 },
+	{ X86_CR4_OSXMMEXCPT,	1, SVM_CPUID_EDX, 25 },
+	{ X86_CR4_PCIDE,	1, SVM_CPUID_ECX, 17 },
+	{ X86_CR4_OSXSAVE,	1, SVM_CPUID_ECX, 26 },
+	{ X86_CR4_FSGSBASE,	7, SVM_CPUID_EBX, 0 },
+	{ X86_CR4_SMEP,		7, SVM_CPUID_EBX, 7 },
+	{ X86_CR4_SMAP,		7, SVM_CPUID_EBX, 20 },
+	{ X86_CR4_UMIP,		7, SVM_CPUID_ECX, 2 },
+	{ X86_CR4_PKE,		7, SVM_CPUID_ECX, 3 },
+	{ X86_CR4_LA57,		7, SVM_CPUID_ECX, 16 },
+};
+
+/* Only what the CPU itself implements. */
+static u64 svm_cr4_host_allowed(void)
 {
 	u64 allowed = SVM_CR4_ALLOWED;
 
-	/* Only what the CPU itself implements. */
 	if (!boot_cpu_has(X86_FEATURE_LA57))
 		allowed &= ~X86_CR4_LA57;
 	if (!boot_cpu_has(X86_FEATURE_UMIP))
@@ -279,7 +321,73 @@ static u64 svm_cr4_allowed(void)
 		allowed &= ~X86_CR4_SMEP;
 	if (!boot_cpu_has(X86_FEATURE_SMAP))
 		allowed &= ~X86_CR4_SMAP;
+	if (!boot_cpu_has(X86_FEATURE_PKU))
+		allowed &= ~X86_CR4_PKE;
 	return allowed;
+}
+
+/* Register @reg of leaf @leaf (subleaf 0) in the VM's table, 0 if absent. */
+static u32 svm_cpuid_reg(const struct vmx_cpuid *c, u32 leaf, int reg)
+{
+	u32 i;
+
+	for (i = 0; c && i < c->nent; i++) {
+		const struct vmx_cpuid_entry *e = &c->entries[i];
+
+		if (e->function != leaf ||
+		    ((e->flags & VMX_CPUID_INDEXED) && e->index))
+			continue;
+		return reg == SVM_CPUID_EBX ? e->ebx :
+		       reg == SVM_CPUID_ECX ? e->ecx : e->edx;
+	}
+	return 0;
+}
+
+/*
+ * CR4 bits the guest of @vm may set: implemented by the host and offered
+ * by the CPUID table the guest sees (so no PKE unless the VMM offers PKU,
+ * no OSXSAVE without XSAVE).
+ */
+static u64 svm_cr4_allowed(struct vmx_vm *vm)
+{
+	u64 allowed = svm_cr4_host_allowed();
+	const struct vmx_cpuid *c;
+	int i;
+
+	rcu_read_lock();
+	c = rcu_dereference(vm->cpuid);
+	for (i = 0; i < ARRAY_SIZE(svm_cr4_cpuid); i++)
+		if (!(svm_cpuid_reg(c, svm_cr4_cpuid[i].leaf, svm_cr4_cpuid[i].reg) &
+		      BIT(svm_cr4_cpuid[i].bit)))
+			allowed &= ~svm_cr4_cpuid[i].cr4;
+	rcu_read_unlock();
+	return allowed;
+}
+
+/*
+ * A guest MOV to CR4 (intercepted): the bits it may have and the
+ * architectural rules, -EINVAL for #GP.  The hardware write is not done
+ * by the CPU here, so neither is its TLB flush: ask for one.
+ */
+int svm_set_cr4(struct svm_vcpu *svm, u64 cr4)
+{
+	struct vmcb_save_area *save = &svm->vmcb->save;
+	u64 old = save->cr4;
+
+	if (cr4 & ~svm_cr4_allowed(svm->vcpu.vm))
+		return -EINVAL;
+	if (save->efer & EFER_LMA) {
+		if (!(cr4 & X86_CR4_PAE) || ((cr4 ^ old) & X86_CR4_LA57))
+			return -EINVAL;
+	} else if (cr4 & X86_CR4_PCIDE) {
+		return -EINVAL;
+	}
+	if ((cr4 & ~old & X86_CR4_PCIDE) && (save->cr3 & 0xfff))
+		return -EINVAL;
+	save->cr4 = cr4;
+	if ((cr4 ^ old) & SVM_CR4_TLB_BITS)
+		svm->flush_tlb = true;
+	return 0;
 }
 
 static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
@@ -289,7 +397,7 @@ static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	u64 efer = sregs->efer & ~EFER_LMA;
 
 	/* Bits that must be zero, and paging modes no CPU can be in. */
-	if (sregs->cr0 >> 32 || sregs->cr4 & ~svm_cr4_allowed() ||
+	if (sregs->cr0 >> 32 || sregs->cr4 & ~svm_cr4_allowed(vcpu->vm) ||
 	    sregs->efer & ~SVM_GUEST_EFER || sregs->cr8 & ~0xfULL)
 		return -EINVAL;
 	if ((sregs->cr0 & X86_CR0_PG) && !(sregs->cr0 & X86_CR0_PE))
@@ -323,6 +431,16 @@ static int svm_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs)
 	svm->vmm_state = true;
 	svm->vmcb->control.int_ctl = (svm->vmcb->control.int_ctl & ~V_TPR_MASK) |
 				     sregs->cr8;
+	/*
+	 * Loading CR3 flushes the guest's non-global translations, and new
+	 * CR0.PG/WP, CR4.PAE/PGE/PSE/PCIDE/SMEP/... or EFER.NX/LME change
+	 * what every cached one means; the CPU flushes nothing when the VMM
+	 * rewrites the VMCB.  A VMM that switched page tables (even to the
+	 * same CR3, after editing them) must not find stale entries: flush
+	 * the guest's ASID (a fresh one) at the next entry, always, since
+	 * SET_SREGS always loads CR3 and is rare.
+	 */
+	svm->flush_tlb = true;
 	return 0;
 }
 
@@ -384,7 +502,6 @@ bool svm_nmi_iret_done(struct svm_vcpu *svm)
 	svm->nmi_iret_pending = false;
 	svm->nmi_masked = false;
 	svm->nmi_singlestep = false;
-	svm_clr_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR);
 	if (!stepped ||
 	    svm->vmcb->control.exit_code != SVM_EXIT_EXCP_BASE + DB_VECTOR)
 		return false;
@@ -411,8 +528,8 @@ static void svm_nmi_singlestep(struct svm_vcpu *svm)
 		return;
 	svm->nmi_singlestep = true;
 	svm->nmi_singlestep_guest_tf = save->rflags & X86_EFLAGS_TF;
+	/* #DB is always intercepted (svm_exit_db()): the trap comes to us. */
 	save->rflags |= X86_EFLAGS_TF;
-	svm_set_intercept(svm->vmcb, INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR);
 }
 
 static bool svm_nmi_allowed(struct vmx_vcpu *vcpu)
@@ -632,12 +749,20 @@ static void svm_init_vmcb(struct svm_vcpu *svm)
 		INTERCEPT_VMMCALL, INTERCEPT_VMLOAD, INTERCEPT_VMSAVE,
 		INTERCEPT_STGI, INTERCEPT_CLGI, INTERCEPT_SKINIT,
 		INTERCEPT_RDTSCP, INTERCEPT_WBINVD, INTERCEPT_MONITOR,
+		/* CR4 bits are the module's to grant (svm_exit_write_cr4()). */
+		INTERCEPT_CR4_WRITE,
 		INTERCEPT_MWAIT, INTERCEPT_MWAIT_COND, INTERCEPT_XSETBV,
 		INTERCEPT_RDPRU,
 		/* No PMU for guests: the host's counters are not theirs. */
 		INTERCEPT_RDPMC,
 		/* Machine checks belong to the host. */
 		INTERCEPT_EXCEPTION_OFFSET + MC_VECTOR,
+		/*
+		 * Exceptions whose delivery can raise them again without end
+		 * (svm_exit_db(), svm_exit_ac()): never left to the guest.
+		 */
+		INTERCEPT_EXCEPTION_OFFSET + DB_VECTOR,
+		INTERCEPT_EXCEPTION_OFFSET + AC_VECTOR,
 		/* DR0-3 are the host's until the guest uses them. */
 		INTERCEPT_DR0_READ, INTERCEPT_DR1_READ, INTERCEPT_DR2_READ,
 		INTERCEPT_DR3_READ, INTERCEPT_DR0_WRITE, INTERCEPT_DR1_WRITE,
@@ -676,6 +801,32 @@ static void svm_init_vmcb(struct svm_vcpu *svm)
 	save->dr6 = 0xffff0ff0;
 	save->dr7 = 0x400;
 	save->g_pat = 0x0007040600070406ULL;
+}
+
+/*
+ * After a SHUTDOWN intercept the VMCB's guest state is undefined (APM
+ * Vol. 2, 15.11): put the vCPU back into the state VMX_CREATE_VCPU gave
+ * it, so that a VMM that goes on with it (SET_REGS/SET_SREGS, then RUN)
+ * starts from something defined and none of the crashed guest's state
+ * survives in fields SET_SREGS does not cover (DR0-DR7, the VMCB's MSRs,
+ * interrupt shadow, NMI masking, V_TPR).  A fresh ASID drops its
+ * translations.  Nor does an event survive: the exception whose delivery
+ * ended in the triple fault comes back in EXITINTINFO and was re-queued,
+ * and would hit the next guest at its first instruction.  The rest of the
+ * core's state (FPU, software MSRs) is the core's.
+ */
+void svm_reset_vcpu(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+
+	memset(svm->vmcb, 0, PAGE_SIZE);
+	svm_init_vmcb(svm);
+	svm->asid_cpu = -1;
+	memset(svm->dr, 0, sizeof(svm->dr));
+	svm->dr_live = false;
+	svm_set_nmi_masked(svm, false);
+	svm->vmm_state = true;
+	vmx_vcpu_reset_regs(vcpu);
 }
 
 static void svm_vcpu_free(struct vmx_vcpu *vcpu)
@@ -867,6 +1018,50 @@ static void svm_entry_failed(struct svm_vcpu *svm)
 }
 
 /*
+ * A machine check that hits while the guest runs is intercepted (it is
+ * the host's, never the guest's), and an intercepted exception is not
+ * delivered to the host either: the CPU just exits.  Hand it to the
+ * host's #MC handler as the CPU would have, on this CPU (the MCA banks
+ * are per CPU) and before interrupts are on, so the thread cannot be
+ * migrated first.  GIF is set again, IRQs are off: the state of an #MC
+ * taken in the kernel with interrupts disabled.
+ *
+ * No test rig can raise a real machine check inside a guest (QEMU TCG
+ * does not model MCA in nested guests), so this path is untested there.
+ */
+static void svm_handle_host_mce(struct svm_vcpu *svm)
+{
+	if (svm->vmcb->control.exit_code != SVM_EXIT_EXCP_BASE + MC_VECTOR)
+		return;
+	if (IS_ENABLED(CONFIG_X86_MCE))
+		asm volatile("int $" __stringify(X86_TRAP_MC));
+}
+
+/*
+ * CLGI or STGI faulted: EFER.SVME was cleared on this CPU under a running
+ * vCPU (reboot and kexec turn SVM off on every CPU by IPI; so can a
+ * crash or a foreign module).  Whatever the guest did since is lost;
+ * the vCPU fails with EIO at this and every later run (the CPU stays
+ * off), and the host carries on.  With EFER.SVME still set, the fault
+ * would be our bug: say so.
+ */
+static int svm_run_svm_off(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	int cpu = smp_processor_id();
+	u64 efer;
+
+	rdmsrl(MSR_EFER, efer);
+	WARN_ON_ONCE(efer & EFER_SVME);
+	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
+	local_irq_enable();
+	vmx_vcpu_fpu_exit(vcpu);
+	pr_info_ratelimited("CPU %d: SVM was turned off under a running vCPU\n",
+			    cpu);
+	return -EIO;
+}
+
+/*
  * Enter the guest once.  Order: event and registers into the VMCB, guest
  * FPU in, IRQs off, last check for pending work, TLB/ASID, GIF off,
  * world switch, GIF on, IRQs on, guest FPU out, registers back, re-queue
@@ -903,7 +1098,8 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 
 	if (svm->vmm_state)
 		memcpy(svm->good_save, &svm->vmcb->save, sizeof(*svm->good_save));
-	svm_clgi();
+	if (unlikely(!svm_clgi()))
+		return svm_run_svm_off(svm);
 	if (svm->dr_live)
 		svm_dr_load(svm);
 	svm->vmcb->save.spec_ctrl = vmx_spec_enter(vcpu, boot_cpu_has(X86_FEATURE_V_SPEC_CTRL));
@@ -914,9 +1110,11 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	/* #VMEXIT leaves DR7 disabled: give the host its breakpoints back. */
 	if (unlikely(hw_breakpoint_active()))
 		hw_breakpoint_restore();
-	svm_stgi();
+	if (unlikely(!svm_stgi()))
+		return svm_run_svm_off(svm);
 
 	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
+	svm_handle_host_mce(svm);
 	local_irq_enable();
 	vmx_vcpu_fpu_exit(vcpu);
 

@@ -11,6 +11,7 @@
 
 #include <linux/bits.h>
 #include <linux/types.h>
+#include <asm/asm.h>
 #include <asm/msr.h>
 #include <asm/svm.h>
 
@@ -35,6 +36,10 @@
 #define SVM_IO_SEG_SHIFT	10
 #define SVM_IO_SEG_MASK		(7U << SVM_IO_SEG_SHIFT)
 #define SVM_IO_PORT_SHIFT	16
+
+/* EXITINFO1 of a MOV CR intercept, with decode assists only. */
+#define SVM_CR_INFO_VALID	BIT_ULL(63)
+#define SVM_CR_INFO_GPR_MASK	0xfULL
 
 /* EXITINFO1 of a nested page fault. */
 #define SVM_NPF_PRESENT		BIT_ULL(0)
@@ -103,6 +108,8 @@
  * @nmi_singlestep, @nmi_singlestep_guest_tf: that IRET is being
  *		single-stepped (with the guest's own TF remembered) so that a
  *		held NMI goes in right after it
+ * @flush_tlb:	the guest's translations changed under it (CR4 emulated,
+ *		SET_SREGS): the next entry runs on a fresh ASID
  * @good_save, @vmm_state: the VMCB save area as the VMM last set it, kept
  *		until one VMRUN accepted it: a VMRUN that fails its state
  *		checks may leave the save area changed (QEMU writes it
@@ -123,6 +130,7 @@ struct svm_vcpu {
 	u64 nmi_iret_rip;
 	bool nmi_singlestep;
 	bool nmi_singlestep_guest_tf;
+	bool flush_tlb;
 	struct vmcb_save_area *good_save;
 	bool vmm_state;
 };
@@ -142,15 +150,36 @@ static inline void svm_clr_intercept(struct vmcb *vmcb, unsigned int bit)
 	vmcb->control.intercepts[bit / 32] &= ~BIT(bit % 32);
 }
 
-/* Clear/set the global interrupt flag (only valid with EFER.SVME set). */
-static inline void svm_clgi(void)
+/*
+ * Clear/set the global interrupt flag.  Like every SVM instruction they
+ * #UD once EFER.SVME is off, which the reboot notifier, kexec, a crash or
+ * a foreign module can do by IPI under a running vCPU: the fault is fixed
+ * up (exception table: the fixup skips the store of true) and reported
+ * as false, "SVM was turned off", instead of an oops.  svm_world_switch()
+ * does the same for VMSAVE, VMLOAD and VMRUN.
+ */
+static __always_inline bool svm_clgi(void)
 {
-	asm volatile("clgi" ::: "memory");
+	bool ok = false;
+
+	asm volatile("1: clgi\n\t"
+		     "movb $1, %[ok]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [ok] "+qm" (ok) : : "memory");
+	return ok;
 }
 
-static inline void svm_stgi(void)
+static __always_inline bool svm_stgi(void)
 {
-	asm volatile("stgi" ::: "memory");
+	bool ok = false;
+
+	asm volatile("1: stgi\n\t"
+		     "movb $1, %[ok]\n"
+		     "2:\n\t"
+		     _ASM_EXTABLE(1b, 2b)
+		     : [ok] "+qm" (ok) : : "memory");
+	return ok;
 }
 
 /* svm.c */
@@ -162,6 +191,14 @@ void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
 			 u32 error_code);
 void svm_set_nmi_masked(struct svm_vcpu *svm, bool masked);
 bool svm_nmi_iret_done(struct svm_vcpu *svm);
+int svm_set_cr4(struct svm_vcpu *svm, u64 cr4);
+void svm_reset_vcpu(struct svm_vcpu *svm);
+
+/* svm_insn.c */
+bool svm_in_64bit_mode(struct svm_vcpu *svm);
+int svm_fetch_insn(struct svm_vcpu *svm, u8 *buf, int len);
+int svm_gpr_from_x86(unsigned int nr);
+int svm_decode_mov_to_cr4(const u8 *insn, int n, bool long64, int *insn_len);
 
 /* svm_exit.c */
 int svm_handle_exit(struct svm_vcpu *svm);
@@ -172,7 +209,12 @@ u64 svm_npt_leaf_entry(phys_addr_t pa, unsigned int prot, bool huge);
 bool svm_npt_present(u64 pte);
 bool svm_npt_huge(u64 pte);
 
-/* svm_run.S: save host, load guest, VMRUN, save guest, restore host. */
+/*
+ * svm_run.S: save host, load guest, VMRUN, save guest, restore host.
+ * An SVM instruction that faults because EFER.SVME was cleared is
+ * skipped (the STGI after it faults too and tells the caller); with
+ * EFER.SVME still set a fault is a bug of ours and stays fatal (ud2).
+ */
 void svm_world_switch(u64 *gprs, u64 vmcb_pa, u64 host_save_pa);
 
 #endif /* VMX_SVM_H */

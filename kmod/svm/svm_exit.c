@@ -121,9 +121,62 @@ static int svm_exit_msr(struct svm_vcpu *svm)
 	return ret;
 }
 
+/*
+ * MOV to CR4.  SVM has no CR4 guest/host mask: without this intercept the
+ * guest sets any bit its CPU implements (PKE, and WRPKRU then changes the
+ * PKRU its VMM thread runs with; FSGSBASE, UMIP... that its CPUID does
+ * not offer), and VMRUN checks only reserved bits.  Checking save.cr4
+ * after the fact instead would let the guest run with the bit until the
+ * next exit and has no architectural answer (#GP belongs to the MOV), so
+ * the write is intercepted and emulated: allowed bits go in, the rest is
+ * #GP at the MOV, as on a CPU without the feature.
+ *
+ * Without decode assists EXITINFO1 does not name the source register:
+ * the instruction is read from guest memory (a walk of the guest's page
+ * tables, svm_insn.c) and decoded; MOV to CR4 is the only instruction
+ * that writes CR4 here (no LMSW/CLTS form; task switches are refused).
+ */
+static int svm_exit_write_cr4(struct svm_vcpu *svm)
+{
+	struct vmx_vcpu *vcpu = &svm->vcpu;
+	u64 info = svm->vmcb->control.exit_info_1, val, data[3];
+	bool long64 = svm_in_64bit_mode(svm);
+	int reg, len = 0, n = 0;
+	u8 insn[15];
+
+	if (svm_has_decode_assists && svm_has_nrips &&
+	    (info & SVM_CR_INFO_VALID)) {
+		/* The CPU names the register; NRIP gives the length. */
+		reg = svm_gpr_from_x86(info & SVM_CR_INFO_GPR_MASK);
+	} else {
+		n = svm_fetch_insn(svm, insn, sizeof(insn));
+		reg = svm_decode_mov_to_cr4(insn, n, long64, &len);
+	}
+	if (reg < 0) {
+		/* Not readable or not a MOV to CR4 (changed under us). */
+		data[0] = svm->vmcb->control.exit_code;
+		data[1] = vcpu->rip;
+		data[2] = n;
+		vmx_vcpu_exit_internal(vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 3, data);
+		return 0;
+	}
+	val = vcpu->gprs[reg];
+	if (!long64)
+		val = (u32)val;
+	if (svm->vmcb->save.cpl || svm_set_cr4(svm, val))
+		return svm_inject_gp(svm);
+	svm_skip_insn(svm, len);
+	return 1;
+}
+
 static int svm_exit_shutdown(struct svm_vcpu *svm)
 {
-	/* Triple fault: the guest state is undefined now; the VMM decides. */
+	/*
+	 * Triple fault: the VMCB is undefined now.  The VMM decides what
+	 * comes next, from the reset state (run->rip still tells where the
+	 * guest died).
+	 */
+	svm_reset_vcpu(svm);
 	svm->vcpu.run->exit_reason = VMX_EXIT_SHUTDOWN;
 	return 0;
 }
@@ -184,9 +237,40 @@ static int svm_exit_npf(struct svm_vcpu *svm)
 	return ret;
 }
 
+/*
+ * #DB and #AC are intercepted whatever the guest does, because delivering
+ * either one can raise the same exception again before the CPU reaches an
+ * instruction boundary, where alone it would take a host interrupt: a data
+ * breakpoint on the stack slot the #DB frame is pushed to (CVE-2015-8104),
+ * or CR0.AM + EFLAGS.AC at CPL 3 with a misaligned stack and a conforming
+ * #AC handler (CVE-2015-5307).  Left alone, that loop keeps the host CPU
+ * forever.  Intercepted, every round is an exit and the run loop sees
+ * signals and need_resched between them; the exception itself goes back
+ * into the guest as it came.
+ */
+static int svm_exit_db(struct svm_vcpu *svm)
+{
+	/*
+	 * DR6 lives in the VMCB and the CPU has already updated it as for
+	 * a delivered #DB (BS for a single step, B0-B3 for breakpoints, BD,
+	 * no status bit for INT1): the guest's handler reads what it would
+	 * read on bare metal.  Nothing to add.
+	 */
+	svm_queue_exception(svm, X86_TRAP_DB, false, 0);
+	return 1;
+}
+
+static int svm_exit_ac(struct svm_vcpu *svm)
+{
+	/* #AC pushes an error code (always 0); EXITINFO1 holds it. */
+	svm_queue_exception(svm, X86_TRAP_AC, true,
+			    (u32)svm->vmcb->control.exit_info_1);
+	return 1;
+}
+
 static int svm_exit_machine_check(struct svm_vcpu *svm)
 {
-	/* The host already took the #MC on the way out; resume the guest. */
+	/* svm_handle_host_mce() gave it to the host; resume the guest. */
 	return 1;
 }
 
@@ -212,6 +296,9 @@ static int svm_exit_invalid(struct svm_vcpu *svm)
 typedef int (*svm_exit_handler)(struct svm_vcpu *svm);
 
 static const svm_exit_handler svm_exit_handlers[] = {
+	[SVM_EXIT_WRITE_CR4]			= svm_exit_write_cr4,
+	[SVM_EXIT_EXCP_BASE + DB_VECTOR]	= svm_exit_db,
+	[SVM_EXIT_EXCP_BASE + AC_VECTOR]	= svm_exit_ac,
 	[SVM_EXIT_EXCP_BASE + MC_VECTOR]	= svm_exit_machine_check,
 	[SVM_EXIT_READ_DR0 ... SVM_EXIT_READ_DR3] = svm_exit_dr,
 	[SVM_EXIT_WRITE_DR0 ... SVM_EXIT_WRITE_DR3] = svm_exit_dr,

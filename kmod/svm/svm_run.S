@@ -14,6 +14,7 @@
  */
 #include <linux/linkage.h>
 #include <asm/asm.h>
+#include <asm/msr-index.h>
 #include <asm/nospec-branch.h>
 
 #include "../spec_asm.S"
@@ -35,6 +36,35 @@
 #define G_R14	112
 #define G_R15	120
 
+/*
+ * An SVM instruction (\insn %rax) with an exception-table fixup: go on
+ * after it if EFER.SVME is off (SVM turned off under us: the guest state is
+ * lost, the STGI after the world switch faults too and the vCPU fails
+ * with EIO); with SVME still on the fault is our bug: ud2.  RAX, RCX and
+ * RDX may hold guest values here: kept across the RDMSR.
+ */
+.macro SVM_INSN insn
+.Linsn\@:
+	\insn	%rax
+.Lnext\@:
+	.pushsection .text.unlikely, "ax"
+.Lfixup\@:
+	cli				/* VMRUN's fixup comes with IF set */
+	push	%rax
+	push	%rcx
+	push	%rdx
+	mov	$MSR_EFER, %ecx
+	rdmsr
+	test	$EFER_SVME, %eax
+	pop	%rdx
+	pop	%rcx
+	pop	%rax
+	jz	.Lnext\@
+	ud2
+	.popsection
+	_ASM_EXTABLE(.Linsn\@, .Lfixup\@)
+.endm
+
 	.section .text, "ax"
 
 SYM_FUNC_START(svm_world_switch)
@@ -53,10 +83,10 @@ SYM_FUNC_START(svm_world_switch)
 
 	/* Host FS/GS/TR/LDTR/syscall MSRs to the host save page. */
 	mov	%rdx, %rax
-	vmsave	%rax
+	SVM_INSN vmsave
 	/* The same state of the guest from its VMCB. */
 	mov	%rsi, %rax
-	vmload	%rax
+	SVM_INSN vmload
 
 	/* Guest GPRs; RDI last since it points at them. */
 	mov	G_RBX(%rdi), %rbx
@@ -84,7 +114,7 @@ SYM_FUNC_START(svm_world_switch)
 	 */
 	VMX_SPEC_VMENTRY
 	sti
-	vmrun	%rax
+	SVM_INSN vmrun
 	cli
 
 	/* #VMEXIT: RSP and RAX are the host's again (RAX = VMCB pa). */
@@ -123,9 +153,9 @@ SYM_FUNC_START(svm_world_switch)
 
 	/* Guest FS/GS/... back to its VMCB, host state back to the CPU. */
 	pop	%rax			/* guest VMCB */
-	vmsave	%rax
+	SVM_INSN vmsave
 	pop	%rax			/* host save area */
-	vmload	%rax
+	SVM_INSN vmload
 	/* Before the RET below: RSB fill, return untraining, IBPB. */
 	VMX_SPEC_VMEXIT
 	pop	%rdi
