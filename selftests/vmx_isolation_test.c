@@ -541,7 +541,7 @@ TEST(db_delivery_loop_is_interruptible)
 	 * takes the whole rig down.  Real AMD hardware would hang the CPU.
 	 */
 	if (test_backend() == VMX_BACKEND_SVM && under_qemu_tcg())
-		SKIP(return, "SVM backend lacks the #DB intercept; QEMU 7.2 TCG aborts in the loop");
+		SKIP(return, "QEMU 7.2 TCG aborts (iothread assertion) on a data breakpoint hit during event delivery under SVM");
 	ASSERT_EQ(0, test_vm_create(&t, 1, guest_db_loop));
 	run = libvmx_vcpu_run_area(t->vcpus[0]);
 	catch_alarm();
