@@ -16,7 +16,8 @@
  *    everything removed up to the zap_gen it saw (vmx_mmu_flush_upto()),
  *    even if another CPU did the removing and is still flushing.
  *  - Table pages stay until the VM goes away, except those a slot
- *    removal unhooks (wholly inside the removed range): they are freed
+ *    removal unhooks (wholly inside the removed range, or partly and
+ *    empty afterwards): they are freed
  *    after the flush, when no vCPU can walk them any more.  So the table
  *    memory is bounded by what the current slots cover.
  *  - A remote flush bumps tlb_gen and kicks vCPUs in guest mode, waiting
@@ -189,9 +190,11 @@ static void vmx_npt_free_detached(struct list_head *reclaim)
 
 /*
  * Clear leaves for [start, end) below @table; true if any was present.
- * With @reclaim, tables wholly inside the range are unhooked onto it as
- * well (a removed slot's tables would otherwise stay allocated until the
- * VM goes away, whatever the VMM maps there later).
+ * With @reclaim, tables wholly inside the range, and tables partly in it
+ * that are empty afterwards, are unhooked onto it as well (a removed
+ * slot's tables would otherwise stay allocated until the VM goes away,
+ * whatever the VMM maps there later).  Zapped entries are 0, so an empty
+ * table is all zero.
  */
 static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end,
 			struct list_head *reclaim)
@@ -216,8 +219,16 @@ static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end,
 			vmx_npt_detach(pte, level, reclaim);
 			zapped = true;
 		} else {
-			zapped |= vmx_npt_zap(vmx_npt_table(pte), level - 1,
-					      gfn, start, end, reclaim);
+			u64 *child = vmx_npt_table(pte);
+
+			zapped |= vmx_npt_zap(child, level - 1, gfn, start,
+					      end, reclaim);
+			/* Partly in the range, but nothing left in it. */
+			if (reclaim && vmx_all_zero(child, PAGE_SIZE)) {
+				WRITE_ONCE(table[i], 0);
+				vmx_npt_detach(pte, level, reclaim);
+				zapped = true;
+			}
 		}
 	}
 	return zapped;
