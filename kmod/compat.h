@@ -74,4 +74,20 @@ static inline void vmx_syscore_unregister(struct vmx_syscore *s)
 #define VMX_COMPAT_BP_SPEC_REDUCE_BIT	4
 #endif
 
+/*
+ * VMA flags: newer kernels (6.3 on) change them only through
+ * vm_flags_set(); older ones write the field.
+ */
+#include <linux/mm.h>
+
+static inline void vmx_vma_set_flags(struct vm_area_struct *vma,
+				     unsigned long flags)
+{
+#ifdef VMX_COMPAT_VM_FLAGS_SET
+	vm_flags_set(vma, flags);
+#else
+	vma->vm_flags |= flags;
+#endif
+}
+
 #endif /* VMX_COMPAT_H */

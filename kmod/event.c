@@ -55,6 +55,24 @@ int vmx_event_check(const struct vmx_event *ev)
 	return -EINVAL;
 }
 
+/*
+ * An exception as the hardware reports it carries an error-code flag only
+ * where one was pushed (never in real mode, not always from emulators):
+ * keep the ABI's form, in which the flag goes with the vector, so that
+ * VMX_GET_EVENTS gives what VMX_SET_EVENTS takes back.
+ */
+static void vmx_event_normalize(struct vmx_event *ev)
+{
+	if (ev->type != VMX_EVENT_EXCEPTION)
+		return;
+	if (VMX_EXC_ERROR_CODES & BIT(ev->vector)) {
+		ev->flags = VMX_EVENT_HAS_ERROR_CODE;
+	} else {
+		ev->flags = 0;
+		ev->error_code = 0;
+	}
+}
+
 static struct vmx_event vmx_make_exception(u8 vector, bool has_error,
 					   u32 error_code)
 {
@@ -111,6 +129,7 @@ void vmx_vcpu_queue_exception(struct vmx_vcpu *vcpu, u8 vector, bool has_error,
 		q->exception = vmx_make_exception(X86_TRAP_DF, true, 0);
 	else
 		q->exception = vmx_make_exception(vector, has_error, error_code);
+	vmx_event_normalize(&q->exception);
 	q->exception_pending = true;
 	/* The interrupted exception is replaced or merged, never lost twice. */
 	if (first == &q->interrupted)
@@ -217,6 +236,7 @@ static void vmx_event_consume(struct vmx_event_queue *q)
 int vmx_event_exit(struct vmx_vcpu *vcpu, const struct vmx_event *interrupted)
 {
 	struct vmx_event_queue *q = &vcpu->events;
+	struct vmx_event again;
 	int delivered;
 
 	switch (q->injected) {
@@ -241,17 +261,19 @@ int vmx_event_exit(struct vmx_vcpu *vcpu, const struct vmx_event *interrupted)
 		q->injected = VMX_INJECTED_NONE;
 		return delivered;
 	}
+	again = *interrupted;
+	vmx_event_normalize(&again);
 	/*
 	 * An exception injected ahead of an interrupted NMI or interrupt
 	 * was cut short itself: it goes back to its own slot, so that the
 	 * one waiting behind it is not overwritten.
 	 */
 	if (q->injected == VMX_INJECTED_EXCEPTION && q->interrupted_valid &&
-	    interrupted->type == VMX_EVENT_EXCEPTION) {
-		q->exception = *interrupted;
+	    again.type == VMX_EVENT_EXCEPTION) {
+		q->exception = again;
 		q->exception_pending = true;
 	} else {
-		q->interrupted = *interrupted;
+		q->interrupted = again;
 		q->interrupted_valid = true;
 	}
 	q->injected = VMX_INJECTED_NONE;

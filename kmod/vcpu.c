@@ -11,6 +11,7 @@
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
 
+#include "compat.h"
 #include "core.h"
 
 static inline struct vmx_vcpu *preempt_notifier_to_vcpu(struct preempt_notifier *pn)
@@ -413,6 +414,11 @@ static int vmx_vcpu_mmap(struct file *file, struct vm_area_struct *vma)
 {
 	if (vma->vm_pgoff != 0 || vma_pages(vma) != 1)
 		return -EINVAL;
+	/*
+	 * Never grown or merged with a mapping of the next page (which
+	 * would skip this check): the run area is exactly one page.
+	 */
+	vmx_vma_set_flags(vma, VM_DONTEXPAND | VM_DONTDUMP);
 	vma->vm_ops = &vmx_vcpu_vm_ops;
 	return 0;
 }

@@ -144,6 +144,22 @@ TEST_F(vm, run_area_mmap)
 	EXPECT_EQ(EINVAL, errno);
 	p = mmap(NULL, page, PROT_READ, MAP_SHARED, fd, 100 * page);
 	EXPECT_EQ(MAP_FAILED, p);
+	/*
+	 * The next page right after a mapping of the run area must not be
+	 * merged into it (found by vmxfuzz): EINVAL like any other offset.
+	 */
+	run = mmap(NULL, 2 * page, PROT_NONE, MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, run);
+	munmap((char *)run + page, page);
+	p = mmap(run, page, PROT_READ | PROT_WRITE, MAP_SHARED | MAP_FIXED, fd, 0);
+	ASSERT_EQ((void *)run, p);
+	p = mmap((char *)run + page, page, PROT_READ | PROT_WRITE,
+		 MAP_SHARED | MAP_FIXED_NOREPLACE, fd, page);
+	EXPECT_EQ(MAP_FAILED, p);
+	EXPECT_EQ(EINVAL, errno);
+	if (p != MAP_FAILED)
+		munmap(p, page);
+	munmap(run, page);
 	/* The VM fd has nothing to map. */
 	p = mmap(NULL, page, PROT_READ, MAP_SHARED, self->vmfd, 0);
 	EXPECT_EQ(MAP_FAILED, p);
