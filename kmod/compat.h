@@ -10,6 +10,8 @@
 #define VMX_COMPAT_H
 
 #include <linux/syscore_ops.h>
+#include <asm/cpufeature.h>
+#include <asm/msr-index.h>
 
 /*
  * syscore: newer kernels (and Debian's 6.12) register a struct syscore
@@ -57,6 +59,19 @@ static inline void vmx_syscore_unregister(struct vmx_syscore *s)
 {
 	unregister_syscore_ops(&s->ops);
 }
+#endif
+
+/*
+ * AMD SRSO "reduced speculation" (Zen 5): only kernels that know the
+ * BP_SPEC_REDUCE flag select it, and they keep the flag only when they
+ * did; the hypervisor then sets BP_CFG bit 4 while guests run.
+ */
+#ifdef X86_FEATURE_SRSO_BP_SPEC_REDUCE
+#define VMX_COMPAT_SRSO_BP_SPEC_REDUCE	boot_cpu_has(X86_FEATURE_SRSO_BP_SPEC_REDUCE)
+#define VMX_COMPAT_BP_SPEC_REDUCE_BIT	MSR_ZEN4_BP_CFG_BP_SPEC_REDUCE_BIT
+#else
+#define VMX_COMPAT_SRSO_BP_SPEC_REDUCE	false
+#define VMX_COMPAT_BP_SPEC_REDUCE_BIT	4
 #endif
 
 #endif /* VMX_COMPAT_H */

@@ -230,6 +230,8 @@ struct vmx_vcpu {
 	u64 msr_misc_enable;
 	u64 msr_apic_base;
 	u64 msr_mtrr_def_type;
+	/* Guest SPEC_CTRL (spec.h switches it around entry). */
+	u64 msr_spec_ctrl;
 
 	struct {
 		u64 exits;

@@ -16,6 +16,7 @@
 
 #include "core.h"
 #include "compat.h"
+#include "spec.h"
 
 const struct vmx_backend_ops *vmx_ops;
 
@@ -67,6 +68,7 @@ static void vmx_cpu_disable_this(void)
 	lockdep_assert_irqs_disabled();
 	if (!__this_cpu_read(vmx_cpu_enabled))
 		return;
+	vmx_spec_cpu_down();
 	vmx_ops->cpu_disable();
 	__this_cpu_write(vmx_cpu_enabled, false);
 	atomic_dec(&vmx_cpus_enabled);
@@ -221,6 +223,9 @@ static int __init vmx_init(void)
 		return -ENODEV;
 	}
 
+	ret = vmx_spec_init();
+	if (ret)
+		return ret;
 	ret = vmx_ops->hardware_setup();
 	if (ret)
 		return ret;

@@ -5,6 +5,11 @@
  * guest OS reads or writes but that need no hardware (APIC base, MTRRs,
  * machine-check, microcode).  Anything else is the VMM's business when
  * it asked for MSR exits, and a #GP for the guest otherwise.
+ *
+ * SPEC_CTRL and PRED_CMD exist for the guest only where spec.c decided
+ * the module handles them (vmx_spec_guest_*); otherwise they are unknown
+ * MSRs like any other.  SPEC_CTRL is always intercepted: the value kept
+ * here is what spec.h loads before each entry.
  */
 #include <linux/uaccess.h>
 #include <linux/slab.h>
@@ -12,6 +17,7 @@
 #include <asm/tsc.h>
 
 #include "core.h"
+#include "spec.h"
 
 #define VMX_APIC_BASE_VALID	(0xfffffffff000ULL | BIT(8) | BIT(11))
 #define VMX_MTRR_DEF_TYPE_VALID	(0xffULL | BIT(10) | BIT(11))
@@ -34,6 +40,14 @@ static int vmx_core_msr_get(struct vmx_vcpu *vcpu, u32 index, u64 *data)
 	case MSR_MTRRdefType:
 		*data = vcpu->msr_mtrr_def_type;
 		return 0;
+	case MSR_IA32_SPEC_CTRL:
+		if (!vmx_spec_guest_spec_ctrl_bits())
+			return -ENOENT;
+		*data = vcpu->msr_spec_ctrl;
+		return 0;
+	case MSR_IA32_PRED_CMD:
+		/* Write-only on hardware: reads fault. */
+		return vmx_spec_guest_has_ibpb() ? -EINVAL : -ENOENT;
 	case MSR_MTRRcap:		/* no fixed or variable MTRRs */
 	case MSR_IA32_MCG_CAP:
 	case MSR_IA32_MCG_STATUS:
@@ -69,6 +83,15 @@ static int vmx_core_msr_set(struct vmx_vcpu *vcpu, u32 index, u64 data)
 			return -EINVAL;
 		vcpu->msr_mtrr_def_type = data;
 		return 0;
+	case MSR_IA32_SPEC_CTRL:
+		if (!vmx_spec_guest_spec_ctrl_bits())
+			return -ENOENT;
+		if (data & ~vmx_spec_guest_spec_ctrl_bits())
+			return -EINVAL;
+		vcpu->msr_spec_ctrl = data;
+		return 0;
+	case MSR_IA32_PRED_CMD:
+		return vmx_spec_guest_pred_cmd(data);
 	case MSR_IA32_MCG_STATUS:
 	case MSR_IA32_UCODE_REV:	/* written before a microcode probe */
 		return data ? -EINVAL : 0;

@@ -57,6 +57,20 @@ test)
 		echo "@@vmx unload failed"
 	fi
 	;;
+bench)
+	# One insmod per line of /bench/runs (module parameters).
+	rmmod vmx
+	while IFS= read -r params; do
+		echo "@@vmx bench params: ${params:-(defaults)}"
+		# shellcheck disable=SC2086
+		insmod /lib/modules/vmx.ko $params || continue
+		for b in /bench/*; do
+			[ "$b" = /bench/runs ] || run bench "$b"
+		done
+		rmmod vmx
+	done </bench/runs
+	echo "@@vmx bench done"
+	;;
 demo)
 	# Let the module's greeting line reach the console too.
 	dmesg | grep 'vmx: .* backend enabled' || true

@@ -1,7 +1,11 @@
 #!/usr/bin/env bash
 # Boot one nested rig and run the selftests (or the demo) inside it.
 #
-#   scripts/rig.sh svm|vmx KVER [test|demo]
+#   scripts/rig.sh svm|vmx KVER [test|demo|bench]
+#
+# bench: build/bench/* run once per line of VMX_BENCH_RUNS (';' between
+# lines), each a set of vmx.ko parameters ("" = defaults); the results
+# are the "exit_cost:" lines printed at the end.
 #
 # svm: QEMU software emulation with SVM + NPT.  vmx: Bochs with a VMX+EPT
 # CPU model.  Both boot Debian's cloud kernel KVER with an initramfs of
@@ -70,14 +74,19 @@ build_initramfs() {
 	else
 		make -s -C "$top/selftests" list >"$root/tests/loaded"
 	fi
-	echo coexist_test >"$root/tests/unloaded"
+	make -s -C "$top/selftests" list-unloaded >"$root/tests/unloaded"
 	for t in $(cat "$root/tests/loaded" "$root/tests/unloaded"); do
 		cp "$top/build/selftests/$t" "$root/tests/"
 	done
+	if [ "$mode" = bench ]; then
+		mkdir -p "$root/bench"
+		cp "$top"/build/bench/* "$root/bench/"
+		printf '%s\n' "${VMX_BENCH_RUNS:-}" | tr ';' '\n' >"$root/bench/runs"
+	fi
 	if [ -x "$top/build/examples/hello" ]; then
 		cp "$top/build/examples/hello" "$root/examples/"
 	fi
-	add_shared_libs "$root" "$root"/tests/* "$root"/examples/*
+	add_shared_libs "$root" "$root"/tests/* "$root"/examples/* "$root"/bench/*
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.img"
 }
 
@@ -154,6 +163,11 @@ main() {
 	fi
 	[ "$rc" = 124 ] && say "TIMEOUT: the guest did not finish within ${limit}s"
 	say "guest finished in $(( $(date +%s) - start ))s"
+	if [ "$mode" = bench ]; then
+		grep -a -e '^@@vmx bench' -e '^@@vmx end bench' -e '^exit_cost:' -e 'vmx: speculation' "$serial" || true
+		grep -q '@@vmx bench done' "$serial"
+		return
+	fi
 	if [ "$mode" = demo ]; then
 		grep -ao '@@vmx guest-up.*' "$serial" | sed 's/^@@vmx /guest: /' || true
 		grep -a -m1 'vmx: .* backend enabled' "$serial" || true

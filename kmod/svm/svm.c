@@ -18,6 +18,7 @@
 #include <asm/special_insns.h>
 
 #include "svm.h"
+#include "../spec.h"
 
 /*
  * Per-CPU SVM state.
@@ -905,7 +906,9 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	svm_clgi();
 	if (svm->dr_live)
 		svm_dr_load(svm);
+	svm->vmcb->save.spec_ctrl = vmx_spec_enter(vcpu, boot_cpu_has(X86_FEATURE_V_SPEC_CTRL));
 	svm_world_switch(vcpu->gprs, svm->vmcb_pa, page_to_phys(sc->host_vmcb));
+	vmx_spec_exit(vcpu, boot_cpu_has(X86_FEATURE_V_SPEC_CTRL));
 	if (svm->dr_live)
 		svm_dr_save(svm);
 	/* #VMEXIT leaves DR7 disabled: give the host its breakpoints back. */

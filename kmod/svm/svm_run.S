@@ -16,6 +16,8 @@
 #include <asm/asm.h>
 #include <asm/nospec-branch.h>
 
+#include "../spec_asm.S"
+
 /* Offsets into the gprs array (enum vmx_gpr * 8). */
 #define G_RAX	0
 #define G_RBX	8
@@ -80,6 +82,7 @@ SYM_FUNC_START(svm_world_switch)
 	 * nothing is taken here between STI and VMRUN, nor after #VMEXIT
 	 * until CLI.
 	 */
+	VMX_SPEC_VMENTRY
 	sti
 	vmrun	%rax
 	cli
@@ -122,6 +125,8 @@ SYM_FUNC_START(svm_world_switch)
 	vmsave	%rax
 	pop	%rax			/* host save area */
 	vmload	%rax
+	/* Before the RET below: RSB fill, return untraining, IBPB. */
+	VMX_SPEC_VMEXIT
 	pop	%rdi
 
 	pop	%rbx

@@ -14,6 +14,7 @@
 #include <asm/traps.h>
 
 #include "vtx.h"
+#include "../spec.h"
 
 /* ---- one entry ---- */
 
@@ -273,7 +274,9 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 	if (vtx_l1d_flush)
 		wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
 
+	vmx_spec_enter(vcpu, false);
 	failed = vtx_world_switch(vcpu->gprs, vtx->launched);
+	vmx_spec_exit(vcpu, false);
 
 	vtx_switch_to_host(vtx, &host);
 	if (!failed) {

@@ -19,6 +19,8 @@
 #include <asm/nospec-branch.h>
 #include <asm/unwind_hints.h>
 
+#include "../spec_asm.S"
+
 /* VMCS encoding of HOST_RSP (<asm/vmx.h> is C only; vtx.c checks it). */
 #define VTX_HOST_RSP	0x00006c14
 
@@ -58,6 +60,8 @@ SYM_FUNC_START(vtx_world_switch)
 	vmwrite	%rsp, %rax
 	jna	.Lvmfail_host
 
+	/* VERW: only the guest's own registers are loaded after it. */
+	VMX_SPEC_VMENTRY
 	/* ZF: launched or not; the MOVs below leave the flags alone. */
 	test	%esi, %esi
 
@@ -141,6 +145,8 @@ SYM_INNER_LABEL(vtx_vmexit, SYM_L_GLOBAL)
 	xor	%r13d, %r13d
 	xor	%r14d, %r14d
 	xor	%r15d, %r15d
+	/* Before the RET below: RSB fill, BHB clear; keeps RAX. */
+	VMX_SPEC_VMEXIT
 
 	pop	%rdi			/* gprs */
 	pop	%rbx
