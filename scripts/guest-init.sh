@@ -2,7 +2,7 @@
 # /init of the rig's initramfs.  Everything it prints goes to the serial
 # console; lines starting with "@@vmx" are read by scripts/rig-parse.py.
 #
-# Kernel command line: vmx.mode=test|demo, vmx.timeout=<seconds per program>.
+# Kernel command line: vmx.mode=test|bench|demo, vmx.timeout=<seconds per program>.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
@@ -39,7 +39,7 @@ else
 fi
 
 case "$mode" in
-test)
+test|bench)
 	for t in $(cat /tests/loaded); do
 		run "$t" "/tests/$t"
 	done

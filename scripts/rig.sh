@@ -1,24 +1,32 @@
 #!/usr/bin/env bash
 # Boot one nested rig and run the selftests (or the demo) inside it.
 #
-#   scripts/rig.sh svm|vmx KVER [test|demo|bench]
+#   scripts/rig.sh svm|vmx KVER [test|bench|fuzz|demo]
 #
 # bench: build/bench/* run once per line of VMX_BENCH_RUNS (';' between
 # lines), each a set of vmx.ko parameters ("" = defaults); the results
 # are the "exit_cost:" lines printed at the end.
 #
 # svm: QEMU software emulation with SVM + NPT.  vmx: Bochs with a VMX+EPT
-# CPU model.  Both boot Debian's cloud kernel KVER with an initramfs of
+# CPU model.  Both run two CPUs, so vCPU threads migrate and get kicked
+# across CPUs.  "bench" is "test" on one CPU with QEMU's -icount (guest
+# time = instruction count, figures repeat exactly; the 6.1 kernel cannot
+# bring up a second CPU under -icount); VMX_SVM_ICOUNT=1 forces it.
+# "fuzz" runs only tools/vmxfuzz, longer (VMX_FUZZ_SEED, VMX_FUZZ_TIME).  Both boot Debian's cloud kernel KVER with an initramfs of
 # busybox, vmx.ko, the test module, Debian's KVM modules and the tests.
 # In test mode the serial log is checked by rig-parse.py, which writes
 # build/check/<rig>-<kver>.{tap,dmesg} and the counts.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-rig=${1:?usage: rig.sh svm|vmx KVER [test|demo]}
-kver=${2:?usage: rig.sh svm|vmx KVER [test|demo]}
+usage="usage: rig.sh svm|vmx KVER [test|bench|fuzz|demo]"
+rig=${1:?$usage}
+kver=${2:?$usage}
 mode=${3:-test}
 case "$rig" in svm|vmx) ;; *) echo "rig.sh: unknown rig $rig" >&2; exit 2 ;; esac
+case "$mode" in test|bench|fuzz|demo) ;; *) echo "$usage" >&2; exit 2 ;; esac
+icount=${VMX_SVM_ICOUNT:-0}
+[ "$mode" = bench ] && icount=1
 
 kdir="$top/build/kernels/$kver"
 tag=${VMX_BUILD_TAG:+-$VMX_BUILD_TAG}
@@ -94,11 +102,20 @@ cmdline() {
 	echo "console=ttyS0,115200 quiet panic=-1 nokaslr tsc=unstable cryptomgr.notests rdinit=/init vmx.mode=$mode vmx.timeout=$program_limit $*"
 }
 
+# Correctness runs: two CPUs on multi-threaded TCG.  Benchmarks: one CPU
+# with -icount, so guest time is the instruction count and runs repeat.
+svm_cpu_args() {
+	if [ "$icount" = 1 ]; then
+		echo "-accel tcg -smp 1 -icount shift=0,sleep=off"
+	else
+		echo "-accel tcg,thread=multi -smp 2"
+	fi
+}
+
 boot_svm() {
-	# -icount: guest time is the instruction count, so runs repeat exactly.
+	# shellcheck disable=SC2046
 	timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
-		-accel tcg -cpu qemu64,+svm,+npt -m 1024 -smp 1 \
-		-icount shift=0,sleep=off \
+		$(svm_cpu_args) -cpu qemu64,+svm,+npt -m 1024 \
 		-nographic -no-reboot -net none \
 		-monitor "${VMX_QEMU_MONITOR:-none}" \
 		-kernel "$kdir/vmlinuz" -initrd "$work/initrd.img" \
