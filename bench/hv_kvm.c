@@ -32,24 +32,34 @@ struct hv_vcpu {
 	struct kvm_run *run;
 };
 
-static int kvm_open(void)
-{
-	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
-	if (kvm_fd < 0)
-		return -errno;
-	run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
-	return run_size < 0 ? -errno : 0;
-}
-
 /* Hand KVM_HC_MAP_GPA_RANGE to user space, if this KVM can. */
-static void kvm_enable_hypercall_exits(int vm_fd)
+static bool kvm_enable_hypercall_exits(int vm_fd)
 {
 	struct kvm_enable_cap cap = {
 		.cap = KVM_CAP_EXIT_HYPERCALL,
 		.args[0] = 1ULL << HC_NR,
 	};
 
-	hc_exits = ioctl(vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+	return ioctl(vm_fd, KVM_ENABLE_CAP, &cap) == 0;
+}
+
+static int kvm_open(void)
+{
+	int vm_fd;
+
+	kvm_fd = open("/dev/kvm", O_RDWR | O_CLOEXEC);
+	if (kvm_fd < 0)
+		return -errno;
+	run_size = ioctl(kvm_fd, KVM_GET_VCPU_MMAP_SIZE, 0);
+	if (run_size < 0)
+		return -errno;
+	/* A throw-away VM tells whether hypercalls can reach user space. */
+	vm_fd = ioctl(kvm_fd, KVM_CREATE_VM, 0);
+	if (vm_fd < 0)
+		return -errno;
+	hc_exits = kvm_enable_hypercall_exits(vm_fd);
+	close(vm_fd);
+	return 0;
 }
 
 static int kvm_vm_create(struct hv_vm **out)
@@ -63,7 +73,11 @@ static int kvm_vm_create(struct hv_vm **out)
 		free(vm);
 		return -errno;
 	}
-	kvm_enable_hypercall_exits(vm->fd);
+	if (hc_exits && !kvm_enable_hypercall_exits(vm->fd)) {
+		close(vm->fd);
+		free(vm);
+		return -EIO;
+	}
 	*out = vm;
 	return 0;
 }

@@ -388,31 +388,32 @@ static int bench_lifecycle(void)
 	return 0;
 }
 
-/* Free pages now, per-CPU counters folded first. */
-static long free_pages(void)
+/*
+ * Pages allocated and not freed since boot: the pgalloc_* and pgfree
+ * events of /proc/vmstat.  Unlike nr_free_pages they count allocations
+ * served from the per-CPU page lists too, and they are exact on read.
+ */
+static long net_pages(void)
 {
-	char line[128];
-	long v = -1;
-	FILE *f;
+	char name[64];
+	long v, net = 0;
+	FILE *f = fopen("/proc/vmstat", "r");
 
-	f = fopen("/proc/sys/vm/stat_refresh", "w");
-	if (f) {
-		fputs("1\n", f);
-		fclose(f);
-	}
-	f = fopen("/proc/vmstat", "r");
 	if (!f)
-		return -1;
-	while (fgets(line, sizeof(line), f))
-		if (sscanf(line, "nr_free_pages %ld", &v) == 1)
-			break;
+		return 0;
+	while (fscanf(f, "%63s %ld", name, &v) == 2) {
+		if (!strncmp(name, "pgalloc_", 8))
+			net += v;
+		else if (!strcmp(name, "pgfree"))
+			net -= v;
+	}
 	fclose(f);
-	return v;
+	return net;
 }
 
 /*
  * Kernel memory of a VM with one vCPU after a run, and of each further
- * vCPU: free-page deltas over nr_vms VMs (guest RAM is the shared,
+ * vCPU: net page allocations over nr_vms VMs (guest RAM is the shared,
  * already populated slot 0, so it does not count).
  */
 static int bench_memory(void)
@@ -429,14 +430,14 @@ static int bench_memory(void)
 		free(boxes);
 		return boxes && extra ? 0 : fail("memory", -ENOMEM);
 	}
-	f0 = free_pages();
+	f0 = net_pages();
 	for (; made < nr_vms; made++)
 		if (box_create(&boxes[made]) ||
 		    run_work(boxes[made].vcpu, W_EMPTY, 1, &exits) < 0) {
 			made++;
 			goto out;
 		}
-	f1 = free_pages();
+	f1 = net_pages();
 	for (i = 0; i < nr_vms; i++)
 		for (j = 0; j < MEM_VCPUS_EXTRA; j++) {
 			struct hv_vcpu **v = &extra[i * MEM_VCPUS_EXTRA + j];
@@ -448,10 +449,10 @@ static int bench_memory(void)
 			if (run_work(*v, W_EMPTY, 1, &exits) < 0)
 				goto out;
 		}
-	f2 = free_pages();
-	report("mem_per_vm_1vcpu", (f0 - f1) * 4.0 / nr_vms, "KiB");
+	f2 = net_pages();
+	report("mem_per_vm_1vcpu", (f1 - f0) * 4.0 / nr_vms, "KiB");
 	report("mem_per_extra_vcpu",
-	       (f1 - f2) * 4.0 / (nr_vms * MEM_VCPUS_EXTRA), "KiB");
+	       (f2 - f1) * 4.0 / (nr_vms * MEM_VCPUS_EXTRA), "KiB");
 	ret = 0;
 out:
 	for (i = 0; i < nr_vms * MEM_VCPUS_EXTRA; i++)

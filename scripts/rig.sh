@@ -3,15 +3,18 @@
 #
 #   scripts/rig.sh svm|vmx KVER [test|bench|fuzz|demo]
 #
-# bench: build/bench/* run once per line of VMX_BENCH_RUNS (';' between
-# lines), each a set of vmx.ko parameters ("" = defaults); the results
-# are the "exit_cost:" lines printed at the end.
+# bench: the programs of bench/ (VMX_BENCH_PROGS, default all) run once
+# per line of VMX_BENCH_RUNS (';' between lines), each a set of vmx.ko
+# parameters ("" = defaults); then hvbench VMX_HVBENCH_ARGS on vmx.ko and,
+# vmx.ko unloaded, on Debian's KVM in the same boot.  The results are the
+# "exit_cost:" and "hvbench:" lines printed at the end (bench/run.sh makes
+# the table).  Selftests under -icount: VMX_SVM_ICOUNT=1 with test.
 #
 # svm: QEMU software emulation with SVM + NPT.  vmx: Bochs with a VMX+EPT
 # CPU model.  Both run two CPUs, so vCPU threads migrate and get kicked
-# across CPUs.  "bench" is "test" on one CPU with QEMU's -icount (guest
-# time = instruction count, figures repeat exactly; the 6.1 kernel cannot
-# bring up a second CPU under -icount); VMX_SVM_ICOUNT=1 forces it.
+# across CPUs.  "bench" runs on one CPU: QEMU with -icount (guest time =
+# instruction count, figures repeat exactly; the 6.1 kernel cannot bring
+# up a second CPU under -icount), Bochs at its fixed IPS.
 # "fuzz" runs only tools/vmxfuzz, longer (VMX_FUZZ_SEED, VMX_FUZZ_TIME).  Both boot Debian's cloud kernel KVER with an initramfs of
 # busybox, vmx.ko, the test module, Debian's KVM modules and the tests.
 # In test mode the serial log is checked by rig-parse.py, which writes
@@ -88,13 +91,18 @@ build_initramfs() {
 	done
 	if [ "$mode" = bench ]; then
 		mkdir -p "$root/bench"
-		cp "$top"/build/bench/* "$root/bench/"
+		echo "${VMX_BENCH_PROGS:-$(make -s -C "$top/bench" list)}" | tr ' ' '\n' >"$root/bench/progs"
+		for t in $(cat "$root/bench/progs"); do
+			cp "$top/build/bench/$t" "$root/bench/"
+		done
+		echo "${VMX_HVBENCH_ARGS:-}" >"$root/bench/hvbench.args"
 		printf '%s\n' "${VMX_BENCH_RUNS:-}" | tr ';' '\n' >"$root/bench/runs"
 	fi
 	if [ -x "$top/build/examples/hello" ]; then
 		cp "$top/build/examples/hello" "$root/examples/"
 	fi
-	add_shared_libs "$root" "$root"/tests/* "$root"/examples/* "$root"/bench/*
+	add_shared_libs "$root" "$root"/tests/* "$root"/examples/* \
+		$(ls "$root"/bench/* 2>/dev/null | grep -v -e /progs -e /runs -e '\.args$')
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.img"
 }
 
@@ -146,7 +154,7 @@ CFG
 boot_vmx() {
 	build_iso
 	cat >"$work/bochsrc" <<RC
-cpu: model=corei7_haswell_4770, count=2, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
+cpu: model=corei7_haswell_4770, count=$([ "$mode" = bench ] && echo 1 || echo 2), ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
 memory: guest=512, host=512
 romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
@@ -181,7 +189,7 @@ main() {
 	[ "$rc" = 124 ] && say "TIMEOUT: the guest did not finish within ${limit}s"
 	say "guest finished in $(( $(date +%s) - start ))s"
 	if [ "$mode" = bench ]; then
-		grep -a -e '^@@vmx bench' -e '^@@vmx end bench' -e '^exit_cost:' -e 'vmx: speculation' "$serial" || true
+		grep -a -e '^@@vmx bench' -e '^@@vmx end bench' -e '^@@vmx end hvbench' -e '^exit_cost:' -e '^hvbench:' -e 'vmx: speculation' "$serial" || true
 		grep -q '@@vmx bench done' "$serial"
 		return
 	fi
