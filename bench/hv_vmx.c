@@ -159,6 +159,52 @@ static int vmx_vcpu_run(struct hv_vcpu *vcpu, struct hv_exits *exits)
 	return ret == 1 ? 0 : ret < 0 ? ret : -EIO;
 }
 
+#define MMIO_INSN_LEN	5	/* a2 + moffs32 */
+
+/* Past the guest's MMIO store, through the run area or the ioctls. */
+static int vmx_skip_mmio(struct libvmx_vcpu *v, struct vmx_run *run, bool sync)
+{
+	struct vmx_regs regs;
+	int ret;
+
+	if (sync) {
+		run->regs.rip += MMIO_INSN_LEN;
+		run->sync_dirty |= VMX_SYNC_REGS;
+		return 0;
+	}
+	ret = libvmx_vcpu_get_regs(v, &regs);
+	if (ret)
+		return ret;
+	regs.rip += MMIO_INSN_LEN;
+	return libvmx_vcpu_set_regs(v, &regs);
+}
+
+int hv_vmx_mmio_raw(struct hv_vcpu *vcpu, uint32_t count, bool sync)
+{
+	struct vmx_run *run = libvmx_vcpu_run_area(vcpu->vcpu);
+	uint32_t seen = 0;
+	int ret;
+
+	run->sync_want = sync ? VMX_SYNC_REGS : 0;
+	for (;;) {
+		ret = libvmx_vcpu_run(vcpu->vcpu);
+		if (ret)
+			break;
+		if (run->exit_reason == VMX_EXIT_IO && run->io.port == DONE_PORT)
+			break;
+		if (run->exit_reason != VMX_EXIT_MMIO) {
+			ret = -EIO;
+			break;
+		}
+		seen++;
+		ret = vmx_skip_mmio(vcpu->vcpu, run, sync);
+		if (ret)
+			break;
+	}
+	run->sync_want = 0;
+	return ret ? ret : seen == count ? 0 : -EIO;
+}
+
 /* Every VMMCALL/VMCALL is a VMX_EXIT_HYPERCALL. */
 static bool vmx_hypercall_exits(void)
 {

@@ -4,7 +4,9 @@
  *
  *   hvbench vmx|kvm [-n exits] [-m touch-MiB] [-k vms] [-s word,...]
  *
- * -s skips the figures whose names contain one of the words.
+ * -s skips the figures whose names contain one of the words.  -p adds
+ * the profile: vmx's MMIO exit without libvmx's assist, and one
+ * first-touch fault through ftrace's function_graph (depth 3).
  *
  * Every workload is written once, here and in guest.S, and runs through
  * struct hv_ops (hv_vmx.c, hv_kvm.c).  Time is CLOCK_MONOTONIC in the
@@ -23,6 +25,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/mman.h>
+#include <sys/mount.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -36,6 +39,8 @@ static uint64_t touch_size = 64ULL << 20;
 static unsigned int nr_vms = 8;
 /* -s: skip the figures whose names contain one of these words. */
 static const char *skip_list = "";
+/* -p: where vmx's MMIO round trip and a first-touch fault spend time. */
+static bool profile;
 /* Slot 0 of every VM: GDT and code, populated once and shared. */
 static uint8_t *low;
 
@@ -465,6 +470,110 @@ out:
 	return ret;
 }
 
+/* The MMIO exit of vmx without the assist: kernel and run area only. */
+static int profile_mmio(void)
+{
+	struct hv_exits exits;
+	int64_t empty, t[2];
+	struct box b;
+	int i, ret = -1;
+
+	if (box_create(&b))
+		goto out;
+	empty = run_work(b.vcpu, W_EMPTY, iters, &exits);
+	for (i = 0; i < 2; i++) {
+		uint64_t t0;
+
+		if (hv->vcpu_start(b.vcpu, W_MMIO, iters))
+			goto out;
+		t0 = now(CLOCK_MONOTONIC);
+		if (hv_vmx_mmio_raw(b.vcpu, iters, i == 0))
+			goto out;
+		t[i] = now(CLOCK_MONOTONIC) - t0;
+	}
+	report("profile_mmio_no_assist_sync_rip", (double)(t[0] - empty) / iters,
+	       "ns/exit");
+	report("profile_mmio_no_assist_ioctl_rip", (double)(t[1] - empty) / iters,
+	       "ns/exit");
+	ret = 0;
+out:
+	box_destroy(&b);
+	return ret;
+}
+
+static void tracefs_write(const char *file, const char *value)
+{
+	char path[128];
+	FILE *f;
+
+	snprintf(path, sizeof(path), "/sys/kernel/tracing/%s", file);
+	f = fopen(path, "w");
+	if (!f) {
+		fprintf(stderr, "hvbench: %s: %s\n", path, strerror(errno));
+		return;
+	}
+	fputs(value, f);
+	fclose(f);
+}
+
+/* Print the trace of the first whole call of @func (hvbench-trace: lines). */
+static void print_first_call(const char *func)
+{
+	char line[256], close_mark[96];
+	bool inside = false;
+	FILE *f = fopen("/sys/kernel/tracing/trace", "r");
+
+	if (!f)
+		return;
+	snprintf(close_mark, sizeof(close_mark), "} /* %s", func);
+	while (fgets(line, sizeof(line), f)) {
+		if (!inside && strstr(line, func) && strstr(line, "{"))
+			inside = true;
+		if (!inside)
+			continue;
+		printf("hvbench-trace: %s %s", hv->name, line);
+		if (strstr(line, close_mark))
+			break;
+	}
+	fclose(f);
+}
+
+/*
+ * One fault through function_graph: the second page of a fresh slot (the
+ * first warms up the tables).  Durations are inflated by the tracer.
+ */
+static int profile_fault(void)
+{
+	const char *func = hv == &hv_vmx_ops ? "vmx_mmu_handle_fault" :
+			   "kvm_tdp_page_fault";
+	uint64_t size = 16 * 4096;
+	void *mem = anon(size, false);
+	struct hv_exits exits;
+	struct box b;
+
+	if (mount("tracefs", "/sys/kernel/tracing", "tracefs", 0, NULL) &&
+	    errno != EBUSY)
+		fprintf(stderr, "hvbench: tracefs: %s\n", strerror(errno));
+	if (box_create(&b) || hv->map(b.vm, 1, TOUCH_GPA, size, mem, false) ||
+	    run_work(b.vcpu, W_TOUCH, 4, &exits) < 0)
+		return -1;
+	tracefs_write("tracing_on", "0");
+	tracefs_write("current_tracer", "function_graph");
+	tracefs_write("max_graph_depth", "3");
+	tracefs_write("set_graph_function", func);
+	tracefs_write("trace", "");
+	tracefs_write("tracing_on", "1");
+	/* W_TOUCH starts at TOUCH_GPA: pages 0-3 are mapped, 4 is new. */
+	hv->vcpu_start(b.vcpu, W_TOUCH, 8);
+	hv->vcpu_run(b.vcpu, &exits);
+	tracefs_write("tracing_on", "0");
+	print_first_call(func);
+	tracefs_write("current_tracer", "nop");
+	box_destroy(&b);
+	munmap(mem, size);
+	return 0;
+}
+
 static int setup_low(void)
 {
 	static const uint64_t gdt[] = { 0, GDT_CODE32, GDT_DATA32 };
@@ -496,7 +605,7 @@ static void print_info(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: hvbench vmx|kvm [-n exits] [-m touch-MiB] [-k vms] [-s skip,...]\n");
+	fprintf(stderr, "usage: hvbench vmx|kvm [-n exits] [-m touch-MiB] [-k vms] [-s skip,...] [-p]\n");
 	return 2;
 }
 
@@ -513,12 +622,13 @@ int main(int argc, char **argv)
 	else
 		return usage();
 	optind = 2;
-	while ((opt = getopt(argc, argv, "n:m:k:s:")) != -1) {
+	while ((opt = getopt(argc, argv, "n:m:k:s:p")) != -1) {
 		switch (opt) {
 		case 'n': iters = strtoul(optarg, NULL, 0); break;
 		case 'm': touch_size = strtoull(optarg, NULL, 0) << 20; break;
 		case 'k': nr_vms = strtoul(optarg, NULL, 0); break;
 		case 's': skip_list = optarg; break;
+		case 'p': profile = true; break;
 		default: return usage();
 		}
 	}
@@ -541,5 +651,9 @@ int main(int argc, char **argv)
 	ret |= bench_dirty();
 	ret |= bench_lifecycle();
 	ret |= bench_memory();
+	if (profile && hv == &hv_vmx_ops)
+		ret |= profile_mmio();
+	if (profile)
+		ret |= profile_fault();
 	return ret ? 1 : 0;
 }
