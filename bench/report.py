@@ -93,7 +93,7 @@ def plot(rows, out):
                                           r["ratio"]))
     png = os.path.join(out, "ratios.png")
     script = """
-set terminal png size 1200,700
+set terminal png size 1200,700 noenhanced
 set output '%s'
 set title 'vmx.ko / KVM (guest time or memory; below 1: vmx is better)'
 set style fill solid
