@@ -593,7 +593,7 @@ static void print_info(void)
 
 	if (f) {
 		if (!fgets(buf, sizeof(buf), f))
-			strcpy(buf, "?");
+			snprintf(buf, sizeof(buf), "?");
 		fclose(f);
 		buf[strcspn(buf, "\n")] = 0;
 	}
@@ -605,7 +605,8 @@ static void print_info(void)
 
 static int usage(void)
 {
-	fprintf(stderr, "usage: hvbench vmx|kvm [-n exits] [-m touch-MiB] [-k vms] [-s skip,...] [-p]\n");
+	fprintf(stderr, "usage: hvbench vmx|kvm [-n exits] [-m touch-MiB] [-k vms]\n"
+		"       [-s skip,...] [-p]\n");
 	return 2;
 }
 
@@ -624,12 +625,23 @@ int main(int argc, char **argv)
 	optind = 2;
 	while ((opt = getopt(argc, argv, "n:m:k:s:p")) != -1) {
 		switch (opt) {
-		case 'n': iters = strtoul(optarg, NULL, 0); break;
-		case 'm': touch_size = strtoull(optarg, NULL, 0) << 20; break;
-		case 'k': nr_vms = strtoul(optarg, NULL, 0); break;
-		case 's': skip_list = optarg; break;
-		case 'p': profile = true; break;
-		default: return usage();
+		case 'n':
+			iters = strtoul(optarg, NULL, 0);
+			break;
+		case 'm':
+			touch_size = strtoull(optarg, NULL, 0) << 20;
+			break;
+		case 'k':
+			nr_vms = strtoul(optarg, NULL, 0);
+			break;
+		case 's':
+			skip_list = optarg;
+			break;
+		case 'p':
+			profile = true;
+			break;
+		default:
+			return usage();
 		}
 	}
 	if (!iters || !nr_vms || !touch_size || touch_size > (1ULL << 30))
