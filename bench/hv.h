@@ -59,9 +59,10 @@ struct hv_ops {
 /*
  * Profile only (hvbench -p): @count MMIO exits of W_MMIO with the guest's
  * "movb %al, MMIO_GPA" (5 bytes) skipped by hand instead of by libvmx's
- * assist; @sync: RIP through the run area, else VMX_GET/SET_REGS.
+ * assist; @sync_want: vmx_run.sync_want, RIP through the run area, or 0:
+ * through VMX_GET/SET_REGS.
  */
-int hv_vmx_mmio_raw(struct hv_vcpu *vcpu, uint32_t count, bool sync);
+int hv_vmx_mmio_raw(struct hv_vcpu *vcpu, uint32_t count, uint32_t sync_want);
 
 extern const struct hv_ops hv_vmx_ops;
 extern const struct hv_ops hv_kvm_ops;

@@ -179,13 +179,13 @@ static int vmx_skip_mmio(struct libvmx_vcpu *v, struct vmx_run *run, bool sync)
 	return libvmx_vcpu_set_regs(v, &regs);
 }
 
-int hv_vmx_mmio_raw(struct hv_vcpu *vcpu, uint32_t count, bool sync)
+int hv_vmx_mmio_raw(struct hv_vcpu *vcpu, uint32_t count, uint32_t sync_want)
 {
 	struct vmx_run *run = libvmx_vcpu_run_area(vcpu->vcpu);
 	uint32_t seen = 0;
 	int ret;
 
-	run->sync_want = sync ? VMX_SYNC_REGS : 0;
+	run->sync_want = sync_want;
 	for (;;) {
 		ret = libvmx_vcpu_run(vcpu->vcpu);
 		if (ret)
@@ -197,7 +197,7 @@ int hv_vmx_mmio_raw(struct hv_vcpu *vcpu, uint32_t count, bool sync)
 			break;
 		}
 		seen++;
-		ret = vmx_skip_mmio(vcpu->vcpu, run, sync);
+		ret = vmx_skip_mmio(vcpu->vcpu, run, sync_want != 0);
 		if (ret)
 			break;
 	}

@@ -30,6 +30,7 @@
 #include <unistd.h>
 
 #include <Zydis/Zydis.h>
+#include <linux/vmx.h>
 
 #include "hv.h"
 
@@ -495,28 +496,33 @@ static double profile_decode(void)
 /* The MMIO exit of vmx without the assist: kernel and run area only. */
 static int profile_mmio(void)
 {
+	static const uint32_t want[] = {
+		VMX_SYNC_REGS, VMX_SYNC_ON_DECODE, 0,
+	};
+	static const char *const label[] = {
+		"profile_mmio_no_assist_sync_regs",
+		"profile_mmio_no_assist_sync_on_decode",
+		"profile_mmio_no_assist_ioctl_regs",
+	};
 	struct hv_exits exits;
-	int64_t empty, t[2];
+	int64_t empty, t;
 	struct box b;
 	int i, ret = -1;
 
 	if (box_create(&b))
 		goto out;
 	empty = run_work(b.vcpu, W_EMPTY, iters, &exits);
-	for (i = 0; i < 2; i++) {
+	for (i = 0; i < 3; i++) {
 		uint64_t t0;
 
 		if (hv->vcpu_start(b.vcpu, W_MMIO, iters))
 			goto out;
 		t0 = now(CLOCK_MONOTONIC);
-		if (hv_vmx_mmio_raw(b.vcpu, iters, i == 0))
+		if (hv_vmx_mmio_raw(b.vcpu, iters, want[i]))
 			goto out;
-		t[i] = now(CLOCK_MONOTONIC) - t0;
+		t = now(CLOCK_MONOTONIC) - t0;
+		report(label[i], (double)(t - empty) / iters, "ns/exit");
 	}
-	report("profile_mmio_no_assist_sync_rip", (double)(t[0] - empty) / iters,
-	       "ns/exit");
-	report("profile_mmio_no_assist_ioctl_rip", (double)(t[1] - empty) / iters,
-	       "ns/exit");
 	report("profile_zydis_decode", profile_decode(), "ns/insn");
 	ret = 0;
 out:
@@ -539,23 +545,27 @@ static void tracefs_write(const char *file, const char *value)
 	fclose(f);
 }
 
-/* Print the trace of the first whole call of @func (hvbench-trace: lines). */
+/*
+ * Print the trace of the first whole call of @func (hvbench-trace:
+ * lines): from its "func() {" line to the "}" in the same column.
+ */
 static void print_first_call(const char *func)
 {
-	char line[256], close_mark[96];
-	bool inside = false;
+	char line[256];
+	long col = -1;
 	FILE *f = fopen("/sys/kernel/tracing/trace", "r");
 
 	if (!f)
 		return;
-	snprintf(close_mark, sizeof(close_mark), "} /* %s", func);
 	while (fgets(line, sizeof(line), f)) {
-		if (!inside && strstr(line, func) && strstr(line, "{"))
-			inside = true;
-		if (!inside)
+		char *name = strstr(line, func), *brace = strchr(line, '}');
+
+		if (col < 0 && name && strchr(line, '{'))
+			col = name - line;
+		if (col < 0)
 			continue;
 		printf("hvbench-trace: %s %s", hv->name, line);
-		if (strstr(line, close_mark))
+		if (brace && brace - line == col)
 			break;
 	}
 	fclose(f);
