@@ -101,8 +101,11 @@ build_initramfs() {
 	if [ -x "$top/build/examples/hello" ]; then
 		cp "$top/build/examples/hello" "$root/examples/"
 	fi
-	add_shared_libs "$root" "$root"/tests/* "$root"/examples/* \
-		$(ls "$root"/bench/* 2>/dev/null | grep -v -e /progs -e /runs -e '\.args$')
+	local progs=()
+	for t in "$root"/bench/*; do
+		if [ -x "$t" ]; then progs+=("$t"); fi
+	done
+	add_shared_libs "$root" "$root"/tests/* "$root"/examples/* "${progs[@]}"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.img"
 }
 
