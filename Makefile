@@ -5,6 +5,8 @@
 #   make              module (kmod/vmx.ko), libvmx, selftests, examples
 #   make demo         set up, build, boot the sandbox guest, run an example VM
 #   make check        the whole test suite (what CI runs)
+#   make bench        vmx.ko against KVM in the SVM and VMX rigs (6.1):
+#                     table, build/bench/results.json, ratios.png
 #   make check-svm    selftests in the QEMU/SVM rig   (KVER=6.1|6.12)
 #   make check-vmx    selftests in the Bochs/VMX rig  (KVER=6.1|6.12)
 #   make setup        install build and rig dependencies (Debian packages)
@@ -39,7 +41,7 @@ CC ?= gcc
 export CC
 
 .PHONY: all kmod kmod-all libvmx selftests examples setup demo \
-	check check-unit check-build check-style check-svm check-vmx \
+	bench check check-unit check-build check-style check-svm check-vmx \
 	install clean
 
 all: kmod libvmx selftests examples
@@ -71,6 +73,9 @@ demo:
 
 check:
 	@bash scripts/check.sh all
+
+bench:
+	@bash bench/run.sh
 
 check-unit check-build check-style:
 	@bash scripts/check.sh $(patsubst check-%,%,$@)

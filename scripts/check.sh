@@ -4,7 +4,7 @@
 # SVM rig on 6.1 and 6.12 and the VMX rig on 6.1.  Ends with one line
 # "N passed, N failed, N skipped" over everything it ran.
 #
-#   check.sh all | unit | build | style | svm KVER | vmx KVER
+#   check.sh all | unit | build | style | bench | svm KVER | vmx KVER
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -135,6 +135,11 @@ run_rig() {
 	skipped=$((skipped + s))
 }
 
+# hvbench in the SVM rig with tiny counts: every figure, both sides.
+run_bench_smoke() {
+	step bench-smoke-svm-6.1 bash bench/run.sh --smoke
+}
+
 main() {
 	local what=${1:-all}
 	run_setup
@@ -144,14 +149,16 @@ main() {
 		run_build
 		run_style
 		run_rig svm 6.1
+		run_bench_smoke
 		run_rig svm 6.12
 		run_rig vmx 6.1
 		;;
 	unit) run_unit ;;
 	build) run_build ;;
 	style) run_style ;;
+	bench) run_bench_smoke ;;
 	svm|vmx) run_rig "$what" "${2:-6.1}" ;;
-	*) echo "usage: check.sh all|unit|build|style|svm KVER|vmx KVER" >&2; exit 2 ;;
+	*) echo "usage: check.sh all|unit|build|style|bench|svm KVER|vmx KVER" >&2; exit 2 ;;
 	esac
 	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" -eq 0 ]

@@ -2,7 +2,7 @@
 # /init of the rig's initramfs.  Everything it prints goes to the serial
 # console; lines starting with "@@vmx" are read by scripts/rig-parse.py.
 #
-# Kernel command line: vmx.mode=test|demo, vmx.timeout=<seconds per program>.
+# Kernel command line: vmx.mode=test|bench|demo, vmx.timeout=<seconds per program>.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
@@ -30,6 +30,28 @@ run() {
 	timeout -s KILL "$timeout" "$@"
 	rc=$?
 	echo "@@vmx end $name rc=$rc"
+}
+
+# hvbench on vmx.ko, then on Debian's KVM, in this same boot.
+compare() {
+	args=$(cat /bench/hvbench.args)
+	# shellcheck disable=SC2086
+	insmod /lib/modules/vmx.ko && run hvbench-vmx /bench/hvbench vmx $args
+	rmmod vmx
+	kvm=$(cat /lib/modules/kvm/order)
+	for m in $kvm; do
+		insmod "$m" || echo "hvbench: insmod $m failed"
+	done
+	# shellcheck disable=SC2086
+	run hvbench-kvm /bench/hvbench kvm $args
+	rev=""
+	for m in $kvm; do
+		m=${m##*/}
+		rev="$(echo "${m%.ko}" | tr - _) $rev"
+	done
+	for m in $rev; do
+		rmmod "$m"
+	done
 }
 
 if insmod /lib/modules/vmx.ko; then
@@ -64,11 +86,12 @@ bench)
 		echo "@@vmx bench params: ${params:-(defaults)}"
 		# shellcheck disable=SC2086
 		insmod /lib/modules/vmx.ko $params || continue
-		for b in /bench/*; do
-			[ "$b" = /bench/runs ] || run bench "$b"
+		for b in $(cat /bench/progs); do
+			[ "$b" = hvbench ] || run bench "/bench/$b"
 		done
 		rmmod vmx
 	done </bench/runs
+	[ -x /bench/hvbench ] && compare
 	echo "@@vmx bench done"
 	;;
 demo)

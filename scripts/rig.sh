@@ -1,24 +1,35 @@
 #!/usr/bin/env bash
 # Boot one nested rig and run the selftests (or the demo) inside it.
 #
-#   scripts/rig.sh svm|vmx KVER [test|demo|bench]
+#   scripts/rig.sh svm|vmx KVER [test|bench|fuzz|demo]
 #
-# bench: build/bench/* run once per line of VMX_BENCH_RUNS (';' between
-# lines), each a set of vmx.ko parameters ("" = defaults); the results
-# are the "exit_cost:" lines printed at the end.
+# bench: the programs of bench/ (VMX_BENCH_PROGS, default all) run once
+# per line of VMX_BENCH_RUNS (';' between lines), each a set of vmx.ko
+# parameters ("" = defaults); then hvbench VMX_HVBENCH_ARGS on vmx.ko and,
+# vmx.ko unloaded, on Debian's KVM in the same boot.  The results are the
+# "exit_cost:" and "hvbench:" lines printed at the end (bench/run.sh makes
+# the table).  Selftests under -icount: VMX_SVM_ICOUNT=1 with test.
 #
 # svm: QEMU software emulation with SVM + NPT.  vmx: Bochs with a VMX+EPT
-# CPU model.  Both boot Debian's cloud kernel KVER with an initramfs of
+# CPU model.  Both run two CPUs, so vCPU threads migrate and get kicked
+# across CPUs.  "bench" runs on one CPU: QEMU with -icount (guest time =
+# instruction count, figures repeat exactly; the 6.1 kernel cannot bring
+# up a second CPU under -icount), Bochs at its fixed IPS.
+# "fuzz" runs only tools/vmxfuzz, longer (VMX_FUZZ_SEED, VMX_FUZZ_TIME).  Both boot Debian's cloud kernel KVER with an initramfs of
 # busybox, vmx.ko, the test module, Debian's KVM modules and the tests.
 # In test mode the serial log is checked by rig-parse.py, which writes
 # build/check/<rig>-<kver>.{tap,dmesg} and the counts.
 set -euo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
-rig=${1:?usage: rig.sh svm|vmx KVER [test|demo]}
-kver=${2:?usage: rig.sh svm|vmx KVER [test|demo]}
+usage="usage: rig.sh svm|vmx KVER [test|bench|fuzz|demo]"
+rig=${1:?$usage}
+kver=${2:?$usage}
 mode=${3:-test}
 case "$rig" in svm|vmx) ;; *) echo "rig.sh: unknown rig $rig" >&2; exit 2 ;; esac
+case "$mode" in test|bench|fuzz|demo) ;; *) echo "$usage" >&2; exit 2 ;; esac
+icount=${VMX_SVM_ICOUNT:-0}
+[ "$mode" = bench ] && icount=1
 
 kdir="$top/build/kernels/$kver"
 tag=${VMX_BUILD_TAG:+-$VMX_BUILD_TAG}
@@ -81,13 +92,21 @@ build_initramfs() {
 	if [ "$mode" = bench ]; then
 		make -s -C "$top/bench"
 		mkdir -p "$root/bench"
-		cp "$top"/build/bench/* "$root/bench/"
+		echo "${VMX_BENCH_PROGS:-$(make -s -C "$top/bench" list)}" | tr ' ' '\n' >"$root/bench/progs"
+		for t in $(cat "$root/bench/progs"); do
+			cp "$top/build/bench/$t" "$root/bench/"
+		done
+		echo "${VMX_HVBENCH_ARGS:-}" >"$root/bench/hvbench.args"
 		printf '%s\n' "${VMX_BENCH_RUNS:-}" | tr ';' '\n' >"$root/bench/runs"
 	fi
 	if [ -x "$top/build/examples/hello" ]; then
 		cp "$top/build/examples/hello" "$root/examples/"
 	fi
-	add_shared_libs "$root" "$root"/tests/* "$root"/examples/* "$root"/bench/*
+	local progs=()
+	for t in "$root"/bench/*; do
+		if [ -x "$t" ]; then progs+=("$t"); fi
+	done
+	add_shared_libs "$root" "$root"/tests/* "$root"/examples/* "${progs[@]}"
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.img"
 }
 
@@ -95,11 +114,20 @@ cmdline() {
 	echo "console=ttyS0,115200 quiet panic=-1 nokaslr tsc=unstable cryptomgr.notests rdinit=/init vmx.mode=$mode vmx.timeout=$program_limit $*"
 }
 
+# Correctness runs: two CPUs on multi-threaded TCG.  Benchmarks: one CPU
+# with -icount, so guest time is the instruction count and runs repeat.
+svm_cpu_args() {
+	if [ "$icount" = 1 ]; then
+		echo "-accel tcg -smp 1 -icount shift=0,sleep=off"
+	else
+		echo "-accel tcg,thread=multi -smp 2"
+	fi
+}
+
 boot_svm() {
-	# -icount: guest time is the instruction count, so runs repeat exactly.
+	# shellcheck disable=SC2046
 	timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
-		-accel tcg -cpu qemu64,+svm,+npt -m 1024 -smp 1 \
-		-icount shift=0,sleep=off \
+		$(svm_cpu_args) -cpu qemu64,+svm,+npt -m 1024 \
 		-nographic -no-reboot -net none \
 		-monitor "${VMX_QEMU_MONITOR:-none}" \
 		-kernel "$kdir/vmlinuz" -initrd "$work/initrd.img" \
@@ -130,7 +158,7 @@ CFG
 boot_vmx() {
 	build_iso
 	cat >"$work/bochsrc" <<RC
-cpu: model=corei7_haswell_4770, count=2, ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
+cpu: model=corei7_haswell_4770, count=$([ "$mode" = bench ] && echo 1 || echo 2), ips=50000000, reset_on_triple_fault=0, ignore_bad_msrs=1
 memory: guest=512, host=512
 romimage: file=/usr/share/bochs/BIOS-bochs-latest, options=fastboot
 vgaromimage: file=/usr/share/vgabios/vgabios.bin
@@ -165,7 +193,7 @@ main() {
 	[ "$rc" = 124 ] && say "TIMEOUT: the guest did not finish within ${limit}s"
 	say "guest finished in $(( $(date +%s) - start ))s"
 	if [ "$mode" = bench ]; then
-		grep -a -e '^@@vmx bench' -e '^@@vmx end bench' -e '^exit_cost:' -e 'vmx: speculation' "$serial" || true
+		grep -a -e '^@@vmx bench' -e '^@@vmx end bench' -e '^@@vmx end hvbench' -e '^exit_cost:' -e '^hvbench:' -e 'vmx: speculation' "$serial" || true
 		grep -q '@@vmx bench done' "$serial"
 		return
 	fi

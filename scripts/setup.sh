@@ -21,7 +21,7 @@ declare -A HEADER_META=(
 
 PACKAGES=(
 	build-essential pkg-config bc kmod cpio zstd xz-utils file python3
-	qemu-system-x86
+	qemu-system-x86 gnuplot-nox
 	bochs bochsbios vgabios
 	isolinux syslinux-common xorriso
 	busybox-static
