@@ -7,6 +7,8 @@
 #   make check        the whole test suite (what CI runs)
 #   make check-svm    selftests in the QEMU/SVM rig   (KVER=6.1|6.12)
 #   make check-vmx    selftests in the Bochs/VMX rig  (KVER=6.1|6.12)
+#   make fuzz         tools/vmxfuzz alone in the SVM rig, longer
+#                     (KVER, FUZZ_SEED=N, FUZZ_TIME=seconds, default 300)
 #   make setup        install build and rig dependencies (Debian packages)
 #   make install      libvmx, header, pkg-config file, man pages (PREFIX, DESTDIR)
 #
@@ -38,11 +40,11 @@ endif
 CC ?= gcc
 export CC
 
-.PHONY: all kmod kmod-all libvmx selftests examples setup demo \
-	check check-unit check-build check-style check-svm check-vmx \
+.PHONY: all kmod kmod-all libvmx selftests examples tools setup demo \
+	check check-unit check-build check-style check-svm check-vmx fuzz \
 	install clean
 
-all: kmod libvmx selftests examples
+all: kmod libvmx selftests examples tools
 
 setup:
 	@bash scripts/setup.sh
@@ -66,6 +68,9 @@ selftests: libvmx
 examples: libvmx
 	$(MAKE) -C examples
 
+tools: libvmx
+	$(MAKE) -C tools/vmxfuzz
+
 demo:
 	@bash scripts/demo.sh
 
@@ -78,6 +83,10 @@ check-unit check-build check-style:
 check-svm check-vmx:
 	@bash scripts/check.sh $(patsubst check-%,%,$@) $(KVER)
 
+fuzz:
+	@VMX_FUZZ_SEED=$(FUZZ_SEED) VMX_FUZZ_TIME=$(FUZZ_TIME) \
+		bash scripts/check.sh fuzz $(KVER)
+
 install:
 	$(MAKE) -C libvmx install
 
@@ -86,6 +95,7 @@ clean:
 	$(MAKE) -C libvmx clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C examples clean
+	$(MAKE) -C tools/vmxfuzz clean
 	rm -rf $(BUILD)/k $(BUILD)/check $(BUILD)/rig
 
 FORCE:
