@@ -163,6 +163,8 @@ struct fz_vcpu {
 	enum fz_mode mode;
 	struct fz_prog *prog;
 	unsigned int handler_exits;
+	struct vmx_sregs last_sregs;	/* state last set by a reset */
+	struct vmx_regs last_regs;
 	const char *_Atomic op;	/* what the thread is doing, for hang reports */
 };
 
@@ -217,6 +219,10 @@ int fz_event_valid(const struct vmx_event *ev);
 #define FZ_STACK	0x7f000
 #define FZ_HANDLER_PORT	0xf1
 
+#define FZ_EFER_LME	0x100
+#define FZ_CR4_PAE	0x20
+
+void fz_rig_quirks(struct vmx_sregs *sr);
 void fz_guest_tables(uint8_t *ram0);
 void fz_gen_prog(struct fz_rng *r, struct fz_prog *p, enum fz_mode mode,
 		 const uint64_t *targets, unsigned int ntargets);
@@ -231,6 +237,7 @@ uint64_t fz_interesting(struct fz_rng *r);
 void fz_signals_init(void);
 void *fz_vcpu_thread(void *arg);
 void fz_vcpu_kick(struct fz_vcpu *v);
+void fz_vcpu_dump(struct fz_vcpu *v);
 void fz_flip_run(struct fz_rng *r, struct vmx_run *run);
 
 /* ---- scenarios (vm.c) ---- */

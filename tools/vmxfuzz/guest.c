@@ -452,8 +452,12 @@ static void fz_gen_io(struct fz_gen *g)
 static void fz_gen_msr(struct fz_gen *g)
 {
 	uint64_t v = fz_interesting(g->r);
+	uint32_t msr = fz_pick_msr(g->r);
 
-	fz_mov_imm(g, 1, fz_pick_msr(g->r));
+	/* See fz_rig_quirks(): no guest EFER.LME on the QEMU/SVM rig. */
+	if (msr == 0xc0000080 && fz.caps.backend == VMX_BACKEND_SVM)
+		v &= ~(uint64_t)FZ_EFER_LME;
+	fz_mov_imm(g, 1, msr);
 	fz_mov_imm(g, 0, v);
 	fz_mov_imm(g, 2, v >> 32);
 	FZ_INSN(g, 0x0f, fz_chance(g->r, 50) ? 0x30 : 0x32);

@@ -56,13 +56,18 @@ void fz_vcpu_kick(struct fz_vcpu *v)
 }
 
 /*
- * QEMU (7.2) aborts the whole emulator ("invalid tss", "invalid tss
- * type") when a protected-mode stack switch finds TR not present or of a
- * busy type, which is what VMRUN loads from the VMCB.  Real CPUs do not
- * look at TR's type there; keep the rig alive and give TR a present,
- * available type on SVM.
+ * Two QEMU (7.2) TCG bugs in its SVM emulation take the whole rig down
+ * from guest state, so the fuzzer stays clear of them on SVM:
+ *  - a protected-mode stack switch with TR not present or of a busy type
+ *    (which is what VMRUN loads from the VMCB) aborts the emulator
+ *    ("invalid tss type");
+ *  - #VMEXIT restores the host's CR0 with cpu_x86_update_cr0() while the
+ *    guest's EFER and CR4 are still loaded: with guest EFER.LME=1 and
+ *    CR4.PAE=0 it takes this for "long mode without PAE" and keeps the
+ *    guest's CR0, and the host then runs with paging off and hangs.
+ * Real CPUs do neither.
  */
-static void fz_rig_quirks(struct vmx_sregs *sr)
+void fz_rig_quirks(struct vmx_sregs *sr)
 {
 	if (fz.caps.backend != VMX_BACKEND_SVM)
 		return;
@@ -71,6 +76,8 @@ static void fz_rig_quirks(struct vmx_sregs *sr)
 	sr->tr.s = 0;
 	if (sr->tr.type < 16)
 		sr->tr.type = (sr->tr.type & ~2) | 1;
+	if (!(sr->cr4 & FZ_CR4_PAE))
+		sr->efer &= ~FZ_EFER_LME;
 }
 
 static int fz_set_sregs(struct fz_vcpu *v, struct vmx_sregs *sr)
@@ -93,6 +100,42 @@ static void fz_load_prog(struct fz_vcpu *v)
 	if (g->accessible)
 		memcpy(g->hva + fz_code_gpa(v), v->prog->code, v->prog->size);
 	pthread_mutex_unlock(&v->s->mem_lock);
+}
+
+static void fz_print_seg(const char *name, const struct vmx_segment *g)
+{
+	printf("#   %s sel %#x base %#llx limit %#x type %u s %u dpl %u p %u avl %u l %u db %u g %u unusable %u\n",
+	       name, g->selector, (unsigned long long)g->base, g->limit, g->type,
+	       g->s, g->dpl, g->present, g->avl, g->l, g->db, g->g, g->unusable);
+}
+
+/* What a stuck vCPU was last set to, for a reproducer. */
+void fz_vcpu_dump(struct fz_vcpu *v)
+{
+	const struct vmx_sregs *sr = &v->last_sregs;
+	const struct vmx_regs *r = &v->last_regs;
+	unsigned int i;
+
+	printf("# vCPU %u last reset: mode %d rip %#llx rsp %#llx rflags %#llx\n",
+	       v->id, v->mode, (unsigned long long)r->rip,
+	       (unsigned long long)r->rsp, (unsigned long long)r->rflags);
+	printf("#   cr0 %#llx cr3 %#llx cr4 %#llx efer %#llx gdt %#llx/%#x idt %#llx/%#x\n",
+	       (unsigned long long)sr->cr0, (unsigned long long)sr->cr3,
+	       (unsigned long long)sr->cr4, (unsigned long long)sr->efer,
+	       (unsigned long long)sr->gdt.base, sr->gdt.limit,
+	       (unsigned long long)sr->idt.base, sr->idt.limit);
+	fz_print_seg("cs", &sr->cs);
+	fz_print_seg("ds", &sr->ds);
+	fz_print_seg("es", &sr->es);
+	fz_print_seg("fs", &sr->fs);
+	fz_print_seg("gs", &sr->gs);
+	fz_print_seg("ss", &sr->ss);
+	fz_print_seg("tr", &sr->tr);
+	fz_print_seg("ldt", &sr->ldt);
+	printf("#   prog (%u bytes):", v->prog->size);
+	for (i = 0; i < v->prog->size && i < 128; i++)
+		printf("%s%02x", i % 32 ? "" : "\n#     ", v->prog->code[i]);
+	printf("\n");
 }
 
 /* The program a vCPU is about to run, for reproducing a finding. */
@@ -135,6 +178,10 @@ static void fz_vcpu_reset(struct fz_vcpu *v)
 	regs.rip = fz_code_gpa(v);
 	regs.rsp -= fz_mode_bits(v->mode) == 16 ? v->id * 0x800 : v->id * 0x4000;
 	ret = fz_set_sregs(v, &sr);
+	v->last_sregs = sr;
+	v->last_regs = regs;
+	if (fz.opts.verbose && v->mode == FZ_RAW)
+		fz_vcpu_dump(v);
 	if (v->mode != FZ_RAW)
 		fz_expect("SET_SREGS of a consistent mode", ret, errno, 0, true);
 	FZ_EXPECT("SET_REGS at the program", fz_ioctl(v->fd, VMX_SET_REGS, &regs), 0);

@@ -521,6 +521,7 @@ static bool fz_vcpus_stop(struct fz_scen *s)
 			fz_mismatch("worker %u scenario %llu: vCPU %u thread stuck in %s for 10 s",
 				    s->worker, (unsigned long long)s->serial, v->id,
 				    v->op);
+			fz_vcpu_dump(v);
 			return false;
 		}
 		pthread_join(v->thread, NULL);
