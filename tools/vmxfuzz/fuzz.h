@@ -81,6 +81,9 @@ struct fz_opts {
 	unsigned int threads;
 	bool verbose;
 	uint32_t disabled;	/* 1 << enum fz_class */
+	int replay_mode;	/* --replay MODE:HEX: every vCPU runs this */
+	uint8_t replay[256];
+	unsigned int replay_len;
 };
 
 enum fz_counter {

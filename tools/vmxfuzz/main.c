@@ -45,11 +45,30 @@ static void fz_usage(void)
 	unsigned int i;
 
 	fprintf(stderr, "usage: vmxfuzz [--seed N] [--time SECONDS] [--threads N] [--verbose]\n"
-		"               [--disable CLASS,...]\nclasses:");
+		"               [--disable CLASS,...] [--replay MODE:HEXBYTES]\nclasses:");
 	for (i = 0; i < FZC_NR; i++)
 		fprintf(stderr, " %s", fz_class_names[i]);
 	fprintf(stderr, "\n");
 	exit(2);
+}
+
+/* --replay MODE:HEX, MODE as in the dumps (0 real ... 4 raw). */
+static void fz_parse_replay(const char *arg)
+{
+	const char *hex = strchr(arg, ':');
+	unsigned int b;
+
+	if (!hex)
+		fz_usage();
+	fz.opts.replay_mode = atoi(arg);
+	if (fz.opts.replay_mode < 0 || fz.opts.replay_mode >= FZ_NR_MODES)
+		fz_usage();
+	for (hex++; hex[0] && hex[1] && fz.opts.replay_len < sizeof(fz.opts.replay);
+	     hex += 2) {
+		if (sscanf(hex, "%2x", &b) != 1)
+			fz_usage();
+		fz.opts.replay[fz.opts.replay_len++] = b;
+	}
 }
 
 static void fz_parse_disable(char *list)
@@ -75,6 +94,7 @@ static void fz_parse(int argc, char **argv)
 		{ "threads", required_argument, NULL, 'j' },
 		{ "verbose", no_argument, NULL, 'v' },
 		{ "disable", required_argument, NULL, 'd' },
+		{ "replay", required_argument, NULL, 'r' },
 		{ "help", no_argument, NULL, 'h' },
 		{ 0 },
 	};
@@ -83,7 +103,7 @@ static void fz_parse(int argc, char **argv)
 	fz.opts.seed = fz_now_ns() % 1000000007ULL;
 	fz.opts.time_s = 10;
 	fz.opts.threads = 3;
-	while ((c = getopt_long(argc, argv, "s:t:j:vd:h", opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "s:t:j:vd:r:h", opts, NULL)) != -1) {
 		switch (c) {
 		case 's':
 			fz.opts.seed = strtoull(optarg, NULL, 0);
@@ -99,6 +119,9 @@ static void fz_parse(int argc, char **argv)
 			break;
 		case 'd':
 			fz_parse_disable(optarg);
+			break;
+		case 'r':
+			fz_parse_replay(optarg);
 			break;
 		default:
 			fz_usage();

@@ -169,6 +169,12 @@ static void fz_vcpu_reset(struct fz_vcpu *v)
 	n = v->s->ntargets;
 	memcpy(targets, v->s->targets, sizeof(targets));
 	fz_gen_prog(r, v->prog, v->mode, targets, n);
+	if (fz.opts.replay_len) {
+		v->mode = fz.opts.replay_mode;
+		memset(v->prog->len_at, 0, sizeof(v->prog->len_at));
+		memcpy(v->prog->code, fz.opts.replay, fz.opts.replay_len);
+		v->prog->size = fz.opts.replay_len;
+	}
 	fz_load_prog(v);
 	if (fz.opts.verbose)
 		fz_note_prog(v);
