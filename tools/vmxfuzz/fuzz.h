@@ -63,8 +63,12 @@ static inline void fz_rng_seed(struct fz_rng *r, uint64_t a, uint64_t b)
 	fz_rand(r);
 }
 
+#ifndef ARRAY_SIZE
+#define ARRAY_SIZE(a)	(sizeof(a) / sizeof((a)[0]))
+#endif
+
 /* Pick one element of a constant array. */
-#define FZ_PICK(r, arr)	((arr)[fz_below((r), sizeof(arr) / sizeof((arr)[0]))])
+#define FZ_PICK(r, arr)	((arr)[fz_below((r), ARRAY_SIZE(arr))])
 
 /* ---- global state ---- */
 

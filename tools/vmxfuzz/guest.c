@@ -599,7 +599,7 @@ static void fz_gen_misc(struct fz_gen *g)
 		{ 3, 0x0f, 0xae, 0x08 },	/* fxrstor [rax] */
 		{ 3, 0x0f, 0xae, 0x28 },	/* xrstor [rax] */
 	};
-	const uint8_t *op = ops[fz_below(g->r, sizeof(ops) / sizeof(ops[0]))];
+	const uint8_t *op = ops[fz_below(g->r, ARRAY_SIZE(ops))];
 
 	if (op[2] == 0xae || (op[2] == 0x01 && op[3] == 0x38))
 		fz_mov_addr(g, fz_chance(g->r, 70) ? FZ_SCRATCH : fz_target(g));

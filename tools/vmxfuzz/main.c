@@ -208,7 +208,7 @@ static int fz_report(bool stopped, uint64_t elapsed_ns)
 	       fz_get(FZ_EFAULT), fz_get(FZ_EBUSY), fz_get(FZ_SLOTOPS),
 	       fz_get(FZ_MEMOPS));
 	printf("# exits:");
-	for (i = 1; i < sizeof(names) / sizeof(names[0]); i++)
+	for (i = 1; i < ARRAY_SIZE(names); i++)
 		printf(" %s=%lu", names[i], atomic_load(&fz.exits[i]));
 	printf(" other=%lu\n", atomic_load(&fz.exits[15]));
 	return bad || !stopped || !ran ? 1 : 0;

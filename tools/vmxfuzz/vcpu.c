@@ -104,9 +104,10 @@ static void fz_load_prog(struct fz_vcpu *v)
 
 static void fz_print_seg(const char *name, const struct vmx_segment *g)
 {
-	printf("#   %s sel %#x base %#llx limit %#x type %u s %u dpl %u p %u avl %u l %u db %u g %u unusable %u\n",
+	printf("#   %s sel %#x base %#llx limit %#x type %u s %u dpl %u p %u avl %u",
 	       name, g->selector, (unsigned long long)g->base, g->limit, g->type,
-	       g->s, g->dpl, g->present, g->avl, g->l, g->db, g->g, g->unusable);
+	       g->s, g->dpl, g->present, g->avl);
+	printf(" l %u db %u g %u unusable %u\n", g->l, g->db, g->g, g->unusable);
 }
 
 /* What a stuck vCPU was last set to, for a reproducer. */
@@ -461,13 +462,27 @@ static void fz_mut_fpu(struct fz_vcpu *v)
 		break;
 	case 1:
 		switch (fz_below(r, 7)) {
-		case 0: f->flags = 1U << fz_below(r, 32); break;
-		case 1: f->pad = 1; break;
-		case 2: f->reserved[fz_below(r, 2)] = 1; break;
-		case 3: f->xcr0 &= ~one; break;
-		case 4: f->xsave[26 + fz_below(r, 2)] |= 1 << fz_below(r, 8); break;
-		case 5: f->xsave[520 + fz_below(r, 8)] |= 1 << fz_below(r, 8); break;
-		default: f->xsave[528 + fz_below(r, 48)] |= 1 << fz_below(r, 8); break;
+		case 0:
+			f->flags = 1U << fz_below(r, 32);
+			break;
+		case 1:
+			f->pad = 1;
+			break;
+		case 2:
+			f->reserved[fz_below(r, 2)] = 1;
+			break;
+		case 3:
+			f->xcr0 &= ~one;
+			break;
+		case 4:
+			f->xsave[26 + fz_below(r, 2)] |= 1 << fz_below(r, 8);
+			break;
+		case 5:
+			f->xsave[520 + fz_below(r, 8)] |= 1 << fz_below(r, 8);
+			break;
+		default:
+			f->xsave[528 + fz_below(r, 48)] |= 1 << fz_below(r, 8);
+			break;
 		}
 		FZ_EXPECT("SET_FPU with an invalid field",
 			  fz_ioctl(v->fd, VMX_SET_FPU, f), EINVAL);
@@ -556,11 +571,21 @@ static void fz_random_event(struct fz_rng *r, struct vmx_event *ev)
 	}
 	if (fz_chance(r, 25)) {
 		switch (fz_below(r, 5)) {
-		case 0: ev->vector = fz_rand(r) & 0x1ff; break;
-		case 1: ev->flags ^= VMX_EVENT_HAS_ERROR_CODE; break;
-		case 2: ev->flags |= 2U << fz_below(r, 31); break;
-		case 3: ev->reserved[fz_below(r, 2)] = 1; break;
-		default: ev->error_code = 1 + fz_below(r, 100); break;
+		case 0:
+			ev->vector = fz_rand(r) & 0x1ff;
+			break;
+		case 1:
+			ev->flags ^= VMX_EVENT_HAS_ERROR_CODE;
+			break;
+		case 2:
+			ev->flags |= 2U << fz_below(r, 31);
+			break;
+		case 3:
+			ev->reserved[fz_below(r, 2)] = 1;
+			break;
+		default:
+			ev->error_code = 1 + fz_below(r, 100);
+			break;
 		}
 	}
 }
@@ -596,11 +621,21 @@ static void fz_mut_events(struct fz_vcpu *v)
 	fz_check_events_out(&e);
 	if (fz_chance(r, 30)) {
 		switch (fz_below(r, 6)) {
-		case 0: e.flags = 1U << fz_below(r, 32); break;
-		case 1: e.pad[fz_below(r, 5)] = 1; break;
-		case 2: e.pad2 = 1; break;
-		case 3: e.reserved[fz_below(r, 4)] = 1; break;
-		case 4: (&e.pending_valid)[fz_below(r, 3)] = 2 + fz_below(r, 254); break;
+		case 0:
+			e.flags = 1U << fz_below(r, 32);
+			break;
+		case 1:
+			e.pad[fz_below(r, 5)] = 1;
+			break;
+		case 2:
+			e.pad2 = 1;
+			break;
+		case 3:
+			e.reserved[fz_below(r, 4)] = 1;
+			break;
+		case 4:
+			(&e.pending_valid)[fz_below(r, 3)] = 2 + fz_below(r, 254);
+			break;
 		default:
 			if (valid)
 				return;

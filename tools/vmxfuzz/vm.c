@@ -42,7 +42,7 @@ static unsigned int fz_npool;
 static void fz_pool_push(int fd)
 {
 	pthread_mutex_lock(&fz_pool_lock);
-	if (fz_npool < sizeof(fz_pool) / sizeof(fz_pool[0])) {
+	if (fz_npool < ARRAY_SIZE(fz_pool)) {
 		fz_pool[fz_npool++] = fd;
 		fd = -1;
 	}
@@ -635,7 +635,7 @@ static void fz_reap(pid_t *children, unsigned int n)
 		if (WIFEXITED(status) && WEXITSTATUS(status) == 0)
 			continue;
 		if (WIFEXITED(status))
-			fz_mismatch("fork child: failed checks 0x%x (1: RUN, 2: GET_REGS not EIO; 4: VM_GET_INFO failed; 8: SET_MEMSLOT, 16: CREATE_VCPU not EIO)",
+			fz_mismatch("fork child: failed checks 0x%x (not EIO: 1 RUN, 2 GET_REGS, 8 SET_MEMSLOT, 16 CREATE_VCPU; 4 VM_GET_INFO failed)",
 				    WEXITSTATUS(status));
 		else
 			fz_mismatch("fork child killed by signal %d",
