@@ -25,8 +25,8 @@ fuzz_threads=3
 fuzz_disable=
 fuzz_verbose=
 fuzz_replay=
-leak_slab_kb=1024
-leak_free_kb=8192
+leak_slab_kb=2048
+leak_free_kb=32768
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vmx.mode=*) mode=${arg#vmx.mode=} ;;
