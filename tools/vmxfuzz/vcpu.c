@@ -519,6 +519,10 @@ static void fz_mut_msrs(struct fz_vcpu *v)
 	for (i = 0; i < m->nmsrs; i++) {
 		m->entries[i].index = fz_pick_msr(r);
 		m->entries[i].data = fz_interesting(r);
+		/* See fz_rig_quirks(): no EFER.LME from the VMM either. */
+		if (m->entries[i].index == 0xc0000080 &&
+		    fz.caps.backend == VMX_BACKEND_SVM)
+			m->entries[i].data &= ~(uint64_t)FZ_EFER_LME;
 	}
 	if (fz_chance(r, 10) && m->nmsrs) {
 		bad = fz_below(r, m->nmsrs);
