@@ -708,6 +708,21 @@ static void fz_probe_vcpu_fd(struct fz_vcpu *v)
 				   NULL), ENOTTY);
 		return;
 	}
+	if (fz_chance(r, 30)) {
+		/*
+		 * Page 1 right behind the run area: the mm may merge it into
+		 * the run area's mapping without asking the driver.
+		 */
+		p = mmap((uint8_t *)v->run + 4096, 4096, PROT_READ | PROT_WRITE,
+			 MAP_SHARED | MAP_FIXED_NOREPLACE, v->fd, 4096);
+		if (p == MAP_FAILED && errno == EEXIST)
+			return;
+		fz_expect("mmap of vCPU fd page 1 next to the run area",
+			  p == MAP_FAILED ? -1 : 0, errno, EINVAL, false);
+		if (p != MAP_FAILED)
+			munmap(p, 4096);
+		return;
+	}
 	if (fz_chance(r, 50))
 		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd,
 			 4096 * (1 + fz_below(r, 4)));
