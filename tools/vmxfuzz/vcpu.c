@@ -700,6 +700,8 @@ void fz_flip_run(struct fz_rng *r, struct vmx_run *run)
 static void fz_probe_vcpu_fd(struct fz_vcpu *v)
 {
 	struct fz_rng *r = &v->rng;
+	size_t len = 4096;
+	off_t off = 0;
 	void *p;
 
 	if (fz_chance(r, 50)) {
@@ -724,15 +726,16 @@ static void fz_probe_vcpu_fd(struct fz_vcpu *v)
 		return;
 	}
 	if (fz_chance(r, 50))
-		p = mmap(NULL, 4096, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd,
-			 4096 * (1 + fz_below(r, 4)));
+		off = 4096 * (1 + fz_below(r, 4));
 	else
-		p = mmap(NULL, 4096 * (2 + fz_below(r, 3)), PROT_READ | PROT_WRITE,
-			 MAP_SHARED, v->fd, 0);
-	fz_expect("mmap of a vCPU fd with a bad offset or length",
-		  p == MAP_FAILED ? -1 : 0, errno, EINVAL, false);
+		len = 4096 * (2 + fz_below(r, 3));
+	p = mmap(NULL, len, PROT_READ | PROT_WRITE, MAP_SHARED, v->fd, off);
+	if (!fz_expect("mmap of a vCPU fd with a bad offset or length",
+		       p == MAP_FAILED ? -1 : 0, errno, EINVAL, false))
+		fz_mismatch("... offset %#lx length %#zx at %p, run area at %p",
+			    (long)off, len, p, (void *)v->run);
 	if (p != MAP_FAILED)
-		munmap(p, 4096);
+		munmap(p, len);
 }
 
 static void fz_vcpu_step(struct fz_vcpu *v, timer_t timer)
