@@ -9,6 +9,8 @@
 #                     table, build/bench/results.json, ratios.png
 #   make check-svm    selftests in the QEMU/SVM rig   (KVER=6.1|6.12)
 #   make check-vmx    selftests in the Bochs/VMX rig  (KVER=6.1|6.12)
+#   make fuzz         tools/vmxfuzz alone in the SVM rig, longer
+#                     (KVER, FUZZ_SEED=N, FUZZ_TIME=seconds, default 300)
 #   make setup        install build and rig dependencies (Debian packages)
 #   make install      libvmx, header, pkg-config file, man pages (PREFIX, DESTDIR)
 #
@@ -40,11 +42,11 @@ endif
 CC ?= gcc
 export CC
 
-.PHONY: all kmod kmod-all libvmx selftests examples setup demo \
-	bench check check-unit check-build check-style check-svm check-vmx \
+.PHONY: all kmod kmod-all libvmx selftests examples tools setup demo \
+	bench check check-unit check-build check-style check-svm check-vmx fuzz \
 	install clean
 
-all: kmod libvmx selftests examples
+all: kmod libvmx selftests examples tools
 
 setup:
 	@bash scripts/setup.sh
@@ -68,6 +70,9 @@ selftests: libvmx
 examples: libvmx
 	$(MAKE) -C examples
 
+tools: libvmx
+	$(MAKE) -C tools/vmxfuzz
+
 demo:
 	@bash scripts/demo.sh
 
@@ -83,6 +88,10 @@ check-unit check-build check-style:
 check-svm check-vmx:
 	@bash scripts/check.sh $(patsubst check-%,%,$@) $(KVER)
 
+fuzz:
+	@VMX_FUZZ_SEED=$(FUZZ_SEED) VMX_FUZZ_TIME=$(FUZZ_TIME) \
+		bash scripts/check.sh fuzz $(KVER)
+
 install:
 	$(MAKE) -C libvmx install
 
@@ -91,6 +100,7 @@ clean:
 	$(MAKE) -C libvmx clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C examples clean
+	$(MAKE) -C tools/vmxfuzz clean
 	rm -rf $(BUILD)/k $(BUILD)/check $(BUILD)/rig
 
 FORCE:

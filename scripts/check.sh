@@ -4,7 +4,10 @@
 # SVM rig on 6.1 and 6.12 and the VMX rig on 6.1.  Ends with one line
 # "N passed, N failed, N skipped" over everything it ran.
 #
-#   check.sh all | unit | build | style | bench | svm KVER | vmx KVER
+#   check.sh all | unit | build | style | bench | svm KVER | vmx KVER | fuzz KVER
+#
+# "fuzz" runs only tools/vmxfuzz (and the leak check) in the SVM rig,
+# VMX_FUZZ_TIME seconds (default 300) with VMX_FUZZ_SEED.
 set -uo pipefail
 
 top=$(cd "$(dirname "$0")/.." && pwd)
@@ -100,6 +103,7 @@ run_build() {
 	step libvmx make -s libvmx
 	step selftests make -s selftests
 	step examples make -s examples
+	step tools make -s tools
 	step install-pkgconfig bash scripts/check-install.sh
 }
 
@@ -113,16 +117,17 @@ run_style() {
 	done
 }
 
+# run_rig RIG KVER [MODE]: the rig's TAP counts into the totals.
 run_rig() {
-	local rig=$1 kver=$2 counts p f s
+	local rig=$1 kver=$2 mode=${3:-test} counts p f s
 	if ! bash scripts/kbuild.sh "$kver" "$kconfig_args" >"$logs/rig-build-$kver.log" 2>&1 ||
-	   ! make -s selftests examples >>"$logs/rig-build-$kver.log" 2>&1; then
+	   ! make -s selftests examples tools >>"$logs/rig-build-$kver.log" 2>&1; then
 		failed=$((failed + 1))
 		echo "FAIL $rig-$kver: build (build/check/logs/rig-build-$kver.log)"
 		return
 	fi
 	rm -f "build/check/$rig-$kver.counts"
-	bash scripts/rig.sh "$rig" "$kver" test
+	bash scripts/rig.sh "$rig" "$kver" "$mode"
 	counts="build/check/$rig-$kver.counts"
 	if [ ! -f "$counts" ]; then
 		failed=$((failed + 1))
@@ -158,7 +163,8 @@ main() {
 	style) run_style ;;
 	bench) run_bench_smoke ;;
 	svm|vmx) run_rig "$what" "${2:-6.1}" ;;
-	*) echo "usage: check.sh all|unit|build|style|bench|svm KVER|vmx KVER" >&2; exit 2 ;;
+	fuzz) run_rig svm "${2:-6.1}" fuzz ;;
+	*) echo "usage: check.sh all|unit|build|style|bench|svm KVER|vmx KVER|fuzz KVER" >&2; exit 2 ;;
 	esac
 	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" -eq 0 ]

@@ -2,7 +2,13 @@
 # /init of the rig's initramfs.  Everything it prints goes to the serial
 # console; lines starting with "@@vmx" are read by scripts/rig-parse.py.
 #
-# Kernel command line: vmx.mode=test|bench|demo, vmx.timeout=<seconds per program>.
+# Kernel command line: vmx.mode=test|bench|fuzz|demo, vmx.timeout=<seconds
+# per program>, vmx.fuzz_time=<seconds of tools/vmxfuzz, 0: none>,
+# vmx.fuzz_seed=<N>, vmx.fuzz_threads=<N>, vmx.fuzz_disable=<class,...>,
+# vmx.fuzz_verbose=1, vmx.fuzz_replay=<mode:hex>,
+# vmx.leak_slab_kb and vmx.leak_free_kb (how much
+# unreclaimable slab may grow and free memory shrink across the module's
+# life before the leak check fails).
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
@@ -13,10 +19,26 @@ mount -t devtmpfs devtmpfs /dev
 
 mode=test
 timeout=300
+fuzz_time=0
+fuzz_seed=1
+fuzz_threads=3
+fuzz_disable=
+fuzz_verbose=
+fuzz_replay=
+leak_slab_kb=2048
+leak_free_kb=32768
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vmx.mode=*) mode=${arg#vmx.mode=} ;;
 	vmx.timeout=*) timeout=${arg#vmx.timeout=} ;;
+	vmx.fuzz_time=*) fuzz_time=${arg#vmx.fuzz_time=} ;;
+	vmx.fuzz_seed=*) fuzz_seed=${arg#vmx.fuzz_seed=} ;;
+	vmx.fuzz_threads=*) fuzz_threads=${arg#vmx.fuzz_threads=} ;;
+	vmx.fuzz_disable=*) fuzz_disable=${arg#vmx.fuzz_disable=} ;;
+	vmx.fuzz_verbose=1) fuzz_verbose=--verbose ;;
+	vmx.fuzz_replay=*) fuzz_replay=${arg#vmx.fuzz_replay=} ;;
+	vmx.leak_slab_kb=*) leak_slab_kb=${arg#vmx.leak_slab_kb=} ;;
+	vmx.leak_free_kb=*) leak_free_kb=${arg#vmx.leak_free_kb=} ;;
 	esac
 done
 
@@ -54,6 +76,75 @@ compare() {
 	done
 }
 
+# The leak check's view of kernel memory: caches dropped twice, with time
+# in between for RCU-freed objects and per-CPU lists to drain.
+settle() {
+	sync
+	echo 3 >/proc/sys/vm/drop_caches
+	sleep 2
+	echo 3 >/proc/sys/vm/drop_caches
+	sleep 1
+}
+
+meminfo_kb() {
+	awk -v k="$1:" '$1 == k { print $2 }' /proc/meminfo
+}
+
+# "name active_objs objsize" of the kmalloc and vmx slab caches.
+slab_snapshot() {
+	grep -E '^(kmalloc|vmx)' /proc/slabinfo | awk '{ print $1, $2, $4 }'
+}
+
+# The leak check, as a TAP program: unreclaimable slab and free memory
+# after the module's last unload against before its first load.
+leakcheck() {
+	local slab1 free1 dslab dfree
+	settle
+	slab1=$(meminfo_kb SUnreclaim)
+	free1=$(meminfo_kb MemFree)
+	dslab=$((slab1 - slab0))
+	dfree=$((free0 - free1))
+	echo "@@vmx begin leakcheck"
+	echo "1..2"
+	echo "# SUnreclaim ${slab0} -> ${slab1} kB, MemFree ${free0} -> ${free1} kB"
+	slab_snapshot >/tmp/slab1
+	# Caches whose live objects grew, largest growth in bytes first.
+	awk 'NR == FNR { n[$1] = $2; next }
+	     ($2 - n[$1]) * $3 > 0 { printf "%d %s +%d objs\n", ($2 - n[$1]) * $3, $1, $2 - n[$1] }' \
+		/tmp/slab0 /tmp/slab1 | sort -rn | head -n 8 |
+		awk '{ printf "# slab %s %s %s (%d bytes)\n", $2, $3, $4, $1 }'
+	if [ "$dslab" -le "$leak_slab_kb" ]; then ok=ok; else ok="not ok"; fi
+	echo "$ok 1 leakcheck SUnreclaim grew ${dslab} kB after unload (limit ${leak_slab_kb} kB)"
+	if [ "$dfree" -le "$leak_free_kb" ]; then ok=ok; else ok="not ok"; fi
+	echo "$ok 2 leakcheck MemFree shrank ${dfree} kB after unload (limit ${leak_free_kb} kB)"
+	echo "@@vmx end leakcheck rc=0"
+}
+
+# The fuzzer, bounded: its own time limit plus a margin to stop.
+fuzz() {
+	[ "$fuzz_time" -gt 0 ] && [ -x /tests/vmxfuzz ] || return 0
+	echo "@@vmx begin vmxfuzz"
+	timeout -s KILL $((fuzz_time + 60)) /tests/vmxfuzz --seed "$fuzz_seed" \
+		--time "$fuzz_time" --threads "$fuzz_threads" \
+		${fuzz_disable:+--disable "$fuzz_disable"} $fuzz_verbose \
+		${fuzz_replay:+--replay "$fuzz_replay"}
+	rc=$?
+	echo "@@vmx end vmxfuzz rc=$rc"
+}
+
+unload() {
+	if rmmod vmx; then
+		echo "@@vmx unload ok"
+	else
+		echo "@@vmx unload failed"
+	fi
+}
+
+settle
+slab0=$(meminfo_kb SUnreclaim)
+free0=$(meminfo_kb MemFree)
+slab_snapshot >/tmp/slab0
+
 if insmod /lib/modules/vmx.ko; then
 	echo "@@vmx insmod ok"
 else
@@ -65,11 +156,9 @@ test)
 	for t in $(cat /tests/loaded); do
 		run "$t" "/tests/$t"
 	done
-	if rmmod vmx; then
-		echo "@@vmx unload ok"
-	else
-		echo "@@vmx unload failed"
-	fi
+	fuzz
+	unload
+	leakcheck
 	export VMX_KO=/lib/modules/vmx.ko VMX_HOG_KO=/lib/modules/vmx_hog.ko
 	export KVM_KOS="$(cat /lib/modules/kvm/order)"
 	for t in $(cat /tests/unloaded); do
@@ -93,6 +182,11 @@ bench)
 	done </bench/runs
 	[ -x /bench/hvbench ] && compare
 	echo "@@vmx bench done"
+	;;
+fuzz)
+	fuzz
+	unload
+	leakcheck
 	;;
 demo)
 	# Let the module's greeting line reach the console too.
