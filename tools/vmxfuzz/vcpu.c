@@ -301,8 +301,13 @@ static void fz_arm(timer_t timer, long ns)
 static void fz_vcpu_run(struct fz_vcpu *v, timer_t timer)
 {
 	struct vmx_run *run = v->run;
+	bool sync_bad, sync_dirty;
 	int ret, err;
 
+	/* Register copies: unknown bits are EINVAL, dirty ones may be. */
+	sync_bad = run->sync_want & ~VMX_SYNC_VALID_WANT ||
+		   run->sync_dirty & ~VMX_SYNC_VALID_DIRTY;
+	sync_dirty = run->sync_dirty;
 	run->immediate_exit = fz_chance(&v->rng, 3);
 	fz_cur_run = run;
 	fz_arm(timer, 1000000 + fz_below(&v->rng, 15000000));
@@ -314,6 +319,14 @@ static void fz_vcpu_run(struct fz_vcpu *v, timer_t timer)
 	fz_cur_run = NULL;
 	run->immediate_exit = 0;
 	fz_count(FZ_RUNS);
+	if (sync_bad || (ret && err == EINVAL && sync_dirty)) {
+		if (!ret || err != EINVAL)
+			fz_mismatch("VMX_RUN took sync_want %#x sync_dirty %#x",
+				    run->sync_want, run->sync_dirty);
+		run->sync_want &= VMX_SYNC_VALID_WANT;
+		run->sync_dirty = 0;
+		return;
+	}
 	if (ret == 0) {
 		fz_exit(v, run);
 		return;
@@ -594,16 +607,31 @@ static void fz_random_event(struct fz_rng *r, struct vmx_event *ev)
 	}
 }
 
+static bool fz_event_zero(const struct vmx_event *ev)
+{
+	static const struct vmx_event zero;
+
+	return !memcmp(ev, &zero, sizeof(*ev));
+}
+
 static void fz_check_events_out(const struct vmx_events *e)
 {
 	if (e->pending_valid > 1 || e->int_shadow > 1 || e->nmi_masked > 1 ||
-	    e->flags || e->pad2 || e->reserved[0] || e->reserved[1] ||
-	    e->reserved[2] || e->reserved[3])
+	    e->nmi_pending > 1 || e->irq_pending > 1 || e->interrupted_valid > 1 ||
+	    e->flags || e->pad || e->pad2 ||
+	    (!e->irq_pending && e->irq_vector) ||
+	    (e->irq_pending && e->irq_vector < 32) ||
+	    (!e->pending_valid && !fz_event_zero(&e->pending)) ||
+	    (!e->interrupted_valid && !fz_event_zero(&e->interrupted)))
 		fz_mismatch("GET_EVENTS output not clean (%u %u %u flags %u)",
 			    e->pending_valid, e->int_shadow, e->nmi_masked, e->flags);
 	if (e->pending_valid && !fz_event_valid(&e->pending))
 		fz_mismatch("GET_EVENTS pending event type %u vector %u flags %u invalid",
 			    e->pending.type, e->pending.vector, e->pending.flags);
+	if (e->interrupted_valid && !fz_event_valid(&e->interrupted))
+		fz_mismatch("GET_EVENTS interrupted event type %u vector %u flags %u invalid",
+			    e->interrupted.type, e->interrupted.vector,
+			    e->interrupted.flags);
 }
 
 static void fz_mut_events(struct fz_vcpu *v)
@@ -629,17 +657,30 @@ static void fz_mut_events(struct fz_vcpu *v)
 			e.flags = 1U << fz_below(r, 32);
 			break;
 		case 1:
-			e.pad[fz_below(r, 5)] = 1;
+			e.pad = 1;
 			break;
 		case 2:
 			e.pad2 = 1;
 			break;
 		case 3:
-			e.reserved[fz_below(r, 4)] = 1;
+			/* An empty slot must be all zero. */
+			e.interrupted_valid = 0;
+			e.interrupted.vector = 1 + fz_below(r, 255);
 			break;
-		case 4:
-			(&e.pending_valid)[fz_below(r, 3)] = 2 + fz_below(r, 254);
+		case 4: {
+			/* The byte-sized yes/no fields (not irq_vector). */
+			static const unsigned int off[] = {
+				offsetof(struct vmx_events, pending_valid),
+				offsetof(struct vmx_events, int_shadow),
+				offsetof(struct vmx_events, nmi_masked),
+				offsetof(struct vmx_events, nmi_pending),
+				offsetof(struct vmx_events, irq_pending),
+				offsetof(struct vmx_events, interrupted_valid),
+			};
+
+			((uint8_t *)&e)[off[fz_below(r, 6)]] = 2 + fz_below(r, 254);
 			break;
+		}
 		default:
 			if (valid)
 				return;
@@ -654,8 +695,14 @@ static void fz_mut_events(struct fz_vcpu *v)
 	if (valid && fz_chance(r, 60)) {
 		e.pending = ev;
 		e.pending_valid = 1;
+		/* An interrupt in @pending takes the interrupt slot. */
+		if (ev.type == VMX_EVENT_EXTINT) {
+			e.irq_pending = 0;
+			e.irq_vector = 0;
+		}
 	} else if (fz_chance(r, 30)) {
 		e.pending_valid = 0;
+		memset(&e.pending, 0, sizeof(e.pending));
 	}
 	e.int_shadow = fz_chance(r, 20);
 	e.nmi_masked = fz_chance(r, 20);
@@ -667,9 +714,17 @@ void fz_flip_run(struct fz_rng *r, struct vmx_run *run)
 {
 	uint8_t *b = (uint8_t *)run;
 
-	switch (fz_below(r, 8)) {
+	switch (fz_below(r, 9)) {
 	case 0:
 		run->request_irq_window ^= 1;
+		break;
+	case 8:
+		/* The register copies: mostly valid masks, flipped contents. */
+		run->sync_want = fz_chance(r, 90) ? fz_below(r, 8) : fz_rand(r);
+		run->sync_dirty = fz_chance(r, 90) ? fz_below(r, 4) : fz_rand(r);
+		b = fz_chance(r, 50) ? (uint8_t *)&run->regs : (uint8_t *)&run->sregs;
+		b[fz_below(r, fz_chance(r, 50) ? sizeof(run->regs) :
+			      sizeof(run->sregs) / 2)] ^= 1 << fz_below(r, 8);
 		break;
 	case 1:
 		run->msr_exits = fz_rand(r);
