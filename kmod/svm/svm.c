@@ -905,7 +905,9 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	svm_clgi();
 	if (svm->dr_live)
 		svm_dr_load(svm);
+	vmx_stat_guest_enter(vcpu);
 	svm_world_switch(vcpu->gprs, svm->vmcb_pa, page_to_phys(sc->host_vmcb));
+	vmx_stat_guest_exit(vcpu);
 	if (svm->dr_live)
 		svm_dr_save(svm);
 	/* #VMEXIT leaves DR7 disabled: give the host its breakpoints back. */

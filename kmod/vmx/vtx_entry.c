@@ -273,7 +273,9 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 	if (vtx_l1d_flush)
 		wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
 
+	vmx_stat_guest_enter(vcpu);
 	failed = vtx_world_switch(vcpu->gprs, vtx->launched);
+	vmx_stat_guest_exit(vcpu);
 
 	vtx_switch_to_host(vtx, &host);
 	if (!failed) {
