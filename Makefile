@@ -2,13 +2,14 @@
 #
 # vmx: one entry point for everything.
 #
-#   make              module (kmod/vmx.ko), libvmx, selftests, examples
+#   make              module (kmod/vmx.ko), libvmx, selftests, examples, tools
 #   make demo         set up, build, boot the sandbox guest, run an example VM
 #   make check        the whole test suite (what CI runs)
 #   make check-svm    selftests in the QEMU/SVM rig   (KVER=6.1|6.12)
 #   make check-vmx    selftests in the Bochs/VMX rig  (KVER=6.1|6.12)
 #   make setup        install build and rig dependencies (Debian packages)
-#   make install      libvmx, header, pkg-config file, man pages (PREFIX, DESTDIR)
+#   make install      libvmx, headers, pkg-config file, vmxstat, man pages
+#                     (PREFIX, DESTDIR)
 #
 # KDIR names the kernel build tree for kmod/vmx.ko; by default the running
 # kernel's, else the rig's Debian 6.1 cloud headers.
@@ -38,11 +39,11 @@ endif
 CC ?= gcc
 export CC
 
-.PHONY: all kmod kmod-all libvmx selftests examples setup demo \
+.PHONY: all kmod kmod-all libvmx selftests examples tools setup demo \
 	check check-unit check-build check-style check-svm check-vmx \
 	install clean
 
-all: kmod libvmx selftests examples
+all: kmod libvmx selftests examples tools
 
 setup:
 	@bash scripts/setup.sh
@@ -66,6 +67,10 @@ selftests: libvmx
 examples: libvmx
 	$(MAKE) -C examples
 
+# build/tools/vmxstat (needs libnl-genl-3).
+tools:
+	$(MAKE) -C tools/vmxstat
+
 demo:
 	@bash scripts/demo.sh
 
@@ -80,12 +85,14 @@ check-svm check-vmx:
 
 install:
 	$(MAKE) -C libvmx install
+	$(MAKE) -C tools/vmxstat install
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP)/kmod clean 2>/dev/null
 	$(MAKE) -C libvmx clean
 	$(MAKE) -C selftests clean
 	$(MAKE) -C examples clean
+	$(MAKE) -C tools/vmxstat clean
 	rm -rf $(BUILD)/k $(BUILD)/check $(BUILD)/rig
 
 FORCE:

@@ -77,6 +77,8 @@ build_initramfs() {
 	if [ -x "$top/build/examples/hello" ]; then
 		cp "$top/build/examples/hello" "$root/examples/"
 	fi
+	# vmxstat for stats_test (found as ../examples/vmxstat from /tests).
+	[ -x "$top/build/tools/vmxstat" ] && cp "$top/build/tools/vmxstat" "$root/examples/"
 	add_shared_libs "$root" "$root"/tests/* "$root"/examples/*
 	(cd "$root" && find . | cpio -o -H newc --quiet | gzip -1) >"$work/initrd.img"
 }
