@@ -49,6 +49,7 @@ enum vmx_stats_cmd {
 	VMX_STATS_CMD_VM_DESTROYED,
 	__VMX_STATS_CMD_MAX,
 };
+
 #define VMX_STATS_CMD_MAX	(__VMX_STATS_CMD_MAX - 1)
 
 /* Top-level attributes. */
@@ -56,8 +57,8 @@ enum vmx_stats_attr {
 	VMX_STATS_A_UNSPEC,
 	VMX_STATS_A_PAD,
 	VMX_STATS_A_VM_ID,	/* u64: the VM's id (unique while loaded) */
-	VMX_STATS_A_PID,	/* u32: creator's tgid, in the reader's pid ns
-				 * (0: not visible there) */
+	/* u32: creator's tgid in the reader's pid ns (0: not visible) */
+	VMX_STATS_A_PID,
 	VMX_STATS_A_UID,	/* u32: owner's euid, in the reader's user ns */
 	VMX_STATS_A_NR_VCPUS,	/* u32: vCPUs created */
 	VMX_STATS_A_MEM_BYTES,	/* u64: bytes in the VM's memory slots */
@@ -66,6 +67,7 @@ enum vmx_stats_attr {
 	VMX_STATS_A_COUNTERS,	/* nested: VMX_STATS_C_* */
 	__VMX_STATS_A_MAX,
 };
+
 #define VMX_STATS_A_MAX		(__VMX_STATS_A_MAX - 1)
 
 /* Inside VMX_STATS_A_COUNTERS; all u64 unless nested. */
@@ -85,6 +87,7 @@ enum vmx_stats_counter {
 	VMX_STATS_C_INJECTED,	/* nested: type VMX_STATS_INJ_*, u64 each */
 	__VMX_STATS_C_MAX,
 };
+
 #define VMX_STATS_C_MAX		(__VMX_STATS_C_MAX - 1)
 
 /*
@@ -106,6 +109,7 @@ enum vmx_stats_exit_kind {
 	VMX_STATS_EXIT_OTHER,		/* anything else, failed entries too */
 	__VMX_STATS_EXIT_MAX,
 };
+
 #define VMX_STATS_EXIT_MAX	(__VMX_STATS_EXIT_MAX - 1)
 
 /* VMX_RUN exit reasons counted inside VMX_STATS_C_USER_EXIT. */
@@ -120,6 +124,7 @@ enum vmx_stats_inj_kind {
 	VMX_STATS_INJ_REDELIVERED,	/* delivery an exit had cut short */
 	__VMX_STATS_INJ_MAX,
 };
+
 #define VMX_STATS_INJ_MAX	(__VMX_STATS_INJ_MAX - 1)
 
 #endif /* _UAPI_LINUX_VMX_STATS_H */
