@@ -12,6 +12,7 @@
 #include "kselftest_harness.h"
 
 #include <limits.h>
+#include <pthread.h>
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/vmx_stats.h>
@@ -741,6 +742,92 @@ TEST_F(stats, vmxstat_json_names_live_vm)
 		ksft_print_msg("vmxstat: %s\n", line);
 	test_vm_destroy(t);
 	free(out);
+}
+
+TEST_F(stats, malformed_requests_refused)
+{
+	uint32_t short_id = 1;
+	uint64_t id = 1;
+
+	/* VM_ID must be a u64. */
+	EXPECT_EQ(0, nl_send(&self->nl, self->nl.family, 0,
+			     VMX_STATS_CMD_GET_VM, VMX_STATS_A_VM_ID,
+			     &short_id, sizeof(short_id)));
+	EXPECT_EQ(-EINVAL, nl_recv(&self->nl, self->r, NULL, NULL));
+	/* Unknown attributes are refused, not ignored. */
+	EXPECT_EQ(0, nl_send(&self->nl, self->nl.family, NLM_F_DUMP,
+			     VMX_STATS_CMD_GET_STATS, VMX_STATS_A_MAX + 5,
+			     &id, sizeof(id)));
+	EXPECT_EQ(-EINVAL, nl_recv(&self->nl, self->r, NULL, NULL));
+	/* Events are sent by the kernel, not requested. */
+	EXPECT_EQ(-EOPNOTSUPP, nl_request(&self->nl, self->r,
+					  VMX_STATS_CMD_VM_CREATED, false, id));
+}
+
+struct churn {
+	volatile int stop;
+	int rounds, error;
+};
+
+/* VMs with vCPUs come and go while the main thread dumps. */
+static void *churn_vms(void *arg)
+{
+	struct vmx_vcpu_create vc = { 0 };
+	struct churn *c = arg;
+	int dev = vmx_test_open();
+
+	if (dev < 0) {
+		c->error = -errno;
+		return NULL;
+	}
+	while (!c->stop && c->rounds < 200) {
+		int vm = create_vm(dev), v0, v1;
+
+		if (vm < 0) {
+			c->error = vm;
+			break;
+		}
+		vc.id = 0;
+		v0 = ioctl_err(vm, VMX_CREATE_VCPU, &vc);
+		vc.id = 1;
+		v1 = ioctl_err(vm, VMX_CREATE_VCPU, &vc);
+		/* Drop the VM fd first: the vCPUs hold the VM alive. */
+		close(vm);
+		if (v0 >= 0)
+			close(v0);
+		if (v1 >= 0)
+			close(v1);
+		if (v0 < 0 || v1 < 0) {
+			c->error = v0 < 0 ? v0 : v1;
+			break;
+		}
+		c->rounds++;
+	}
+	close(dev);
+	return NULL;
+}
+
+TEST_F(stats, dumps_race_vm_teardown)
+{
+	struct churn c = { 0 };
+	pthread_t th;
+	int dumps = 0, ret;
+
+	ASSERT_EQ(0, pthread_create(&th, NULL, churn_vms, &c));
+	while (c.rounds < 50 && !c.error && dumps < 2000) {
+		ret = nl_request(&self->nl, self->r, VMX_STATS_CMD_GET_STATS,
+				 true, 0);
+		ASSERT_EQ(0, ret);
+		ret = nl_request(&self->nl, self->r, VMX_STATS_CMD_GET_VM,
+				 true, 0);
+		ASSERT_EQ(0, ret);
+		dumps++;
+	}
+	c.stop = 1;
+	pthread_join(th, NULL);
+	EXPECT_EQ(0, c.error);
+	EXPECT_GE(c.rounds, 1);
+	EXPECT_GE(dumps, 1);
 }
 
 TEST_HARNESS_MAIN

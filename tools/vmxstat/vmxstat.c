@@ -507,7 +507,8 @@ static int parse_options(int argc, char **argv, struct options *o)
 			o->totals = true;
 			break;
 		case 'j':
-			o->json = o->once = true;
+			o->json = true;
+			o->once = true;
 			break;
 		case 'h':
 			usage(stdout);
@@ -543,7 +544,7 @@ static struct nl_sock *open_family(int *family)
 	}
 	*family = genl_ctrl_resolve(sk, VMX_STATS_GENL_NAME);
 	if (*family < 0) {
-		fprintf(stderr, "vmxstat: vmx module not loaded (no generic netlink family \"%s\")\n",
+		fprintf(stderr, "vmxstat: vmx module not loaded (no netlink family \"%s\")\n",
 			VMX_STATS_GENL_NAME);
 		nl_socket_free(sk);
 		return NULL;
@@ -559,7 +560,7 @@ static void report(struct options *o, struct snapshot *cur,
 	compute_rates(cur, old);
 	qsort(cur->vms, cur->nr, sizeof(*cur->vms), by_rate);
 	if (o->json) {
-		print_json(cur, old != NULL, dt);
+		print_json(cur, old, dt);
 		return;
 	}
 	if (!o->once)

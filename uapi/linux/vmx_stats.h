@@ -74,7 +74,7 @@ enum vmx_stats_attr {
 enum vmx_stats_counter {
 	VMX_STATS_C_UNSPEC,
 	VMX_STATS_C_PAD,
-	VMX_STATS_C_RUNS,	/* VMX_RUN calls (a restarted call counts again) */
+	VMX_STATS_C_RUNS,	/* VMX_RUN calls that got past their checks */
 	VMX_STATS_C_EXITS,	/* exits from the guest, all kinds */
 	VMX_STATS_C_EXITS_TO_USER, /* VMX_RUN returns with an exit reason */
 	VMX_STATS_C_NPT_FAULTS,	/* nested page faults (NPF/EPT violation) */
