@@ -2,7 +2,7 @@
 #
 # vmx: one entry point for everything.
 #
-#   make              module (kmod/vmx.ko), libvmx, selftests, examples
+#   make              module (kmod/vmx.ko), libvmx, selftests, examples, tools
 #   make demo         set up, build, boot the sandbox guest, run an example VM
 #   make check        the whole test suite (what CI runs)
 #   make bench        vmx.ko against KVM in the SVM and VMX rigs (6.1):
@@ -12,7 +12,8 @@
 #   make fuzz         tools/vmxfuzz alone in the SVM rig, longer
 #                     (KVER, FUZZ_SEED=N, FUZZ_TIME=seconds, default 300)
 #   make setup        install build and rig dependencies (Debian packages)
-#   make install      libvmx, header, pkg-config file, man pages (PREFIX, DESTDIR)
+#   make install      libvmx, headers, pkg-config file, vmxstat, man pages
+#                     (PREFIX, DESTDIR)
 #
 # KDIR names the kernel build tree for kmod/vmx.ko; by default the running
 # kernel's, else the rig's Debian 6.1 cloud headers.
@@ -70,8 +71,10 @@ selftests: libvmx
 examples: libvmx
 	$(MAKE) -C examples
 
+# build/tools/vmxfuzz and build/tools/vmxstat (needs libnl-genl-3).
 tools: libvmx
 	$(MAKE) -C tools/vmxfuzz
+	$(MAKE) -C tools/vmxstat
 
 demo:
 	@bash scripts/demo.sh
@@ -94,6 +97,7 @@ fuzz:
 
 install:
 	$(MAKE) -C libvmx install
+	$(MAKE) -C tools/vmxstat install
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP)/kmod clean 2>/dev/null
@@ -101,6 +105,7 @@ clean:
 	$(MAKE) -C selftests clean
 	$(MAKE) -C examples clean
 	$(MAKE) -C tools/vmxfuzz clean
+	$(MAKE) -C tools/vmxstat clean
 	rm -rf $(BUILD)/k $(BUILD)/check $(BUILD)/rig
 
 FORCE:

@@ -90,4 +90,19 @@ static inline void vmx_vma_set_flags(struct vm_area_struct *vma,
 #endif
 }
 
+/*
+ * Generic netlink: the parsed attributes of a dump request moved into a
+ * struct genl_info (genl_info_dump()) in newer kernels.
+ */
+#include <net/genetlink.h>
+
+static inline struct nlattr **vmx_genl_dump_attrs(struct netlink_callback *cb)
+{
+#ifdef VMX_COMPAT_GENL_INFO_DUMP
+	return genl_info_dump(cb)->attrs;
+#else
+	return genl_dumpit_info(cb)->attrs;
+#endif
+}
+
 #endif /* VMX_COMPAT_H */

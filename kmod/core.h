@@ -16,6 +16,7 @@
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <uapi/linux/vmx.h>
+#include <uapi/linux/vmx_stats.h>
 
 #include "backend.h"
 
@@ -246,10 +247,22 @@ struct vmx_vcpu {
 	/* Guest SPEC_CTRL (spec.h switches it around entry). */
 	u64 msr_spec_ctrl;
 
-	struct {
+	/*
+	 * Counters (stats.h): plain increments by the vCPU thread only,
+	 * read locklessly by netlink dumps.  All u64 (stats.c sums them as
+	 * an array).
+	 */
+	struct vmx_vcpu_stat {
 		u64 exits;
 		u64 exits_to_user;
 		u64 npt_faults;
+		u64 npt_filled;
+		u64 runs;
+		u64 guest_ns;
+		u64 entered_at;		/* local_clock() at the last entry */
+		u64 exit_kind[__VMX_STATS_EXIT_MAX];
+		u64 user_exit[VMX_STATS_USER_EXIT_MAX + 1];
+		u64 injected[__VMX_STATS_INJ_MAX];
 	} stat;
 };
 
@@ -343,5 +356,7 @@ static inline bool vmx_all_zero(const void *p, size_t len)
 {
 	return !memchr_inv(p, 0, len);
 }
+
+#include "stats.h"
 
 #endif /* VMX_CORE_H */

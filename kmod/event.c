@@ -200,6 +200,7 @@ void vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan)
 		};
 	}
 	plan->inject = q->injected != VMX_INJECTED_NONE;
+	vmx_stat_injected(vcpu, q->injected);
 	plan->nmi_window = q->nmi_pending && q->injected != VMX_INJECTED_NMI;
 	plan->irq_window = (q->irq_pending && q->injected != VMX_INJECTED_IRQ) ||
 			   READ_ONCE(vcpu->run->request_irq_window);

@@ -245,16 +245,21 @@ static int __init vmx_init(void)
 	register_reboot_notifier(&vmx_reboot_nb);
 	vmx_syscore_register(&vmx_syscore);
 
+	ret = vmx_netlink_init();
+	if (ret)
+		goto out_disable;
 	ret = misc_register(&vmx_dev);
 	if (ret) {
 		pr_err("cannot register /dev/vmx: %d\n", ret);
-		goto out_disable;
+		goto out_netlink;
 	}
 
 	pr_info("%s backend enabled on %u CPUs\n", vmx_ops->name,
 		vmx_nr_cpus_enabled());
 	return 0;
 
+out_netlink:
+	vmx_netlink_exit();
 out_disable:
 	vmx_syscore_unregister(&vmx_syscore);
 	unregister_reboot_notifier(&vmx_reboot_nb);
@@ -269,6 +274,7 @@ out_unsetup:
 static void __exit vmx_exit(void)
 {
 	misc_deregister(&vmx_dev);
+	vmx_netlink_exit();
 	vmx_syscore_unregister(&vmx_syscore);
 	unregister_reboot_notifier(&vmx_reboot_nb);
 	vmx_disable_all_cpus();

@@ -548,6 +548,7 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 		vmx_slot_mark_dirty(slot, gfn);
 	rcu_read_unlock();
 	vmx_npt_install(vm, &cache, gfn, page_to_phys(page), prot, huge);
+	vcpu->stat.npt_filled++;
 out_unlock:
 	spin_unlock(&vm->mmu.lock);
 	put_page(page);
@@ -557,6 +558,7 @@ out:
 	return ret;
 
 mmio:
+	vmx_stat_exit_mmio(vcpu);
 	vmx_mmu_exit_mmio(vcpu, gpa, write, fetch);
 	return 0;
 }

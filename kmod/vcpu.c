@@ -220,8 +220,7 @@ int vmx_vcpu_run(struct vmx_vcpu *vcpu)
 	vmx_vcpu_load(vcpu);
 	ret = vmx_vcpu_run_loop(vcpu);
 	vmx_vcpu_put(vcpu);
-	if (ret == 0)
-		vcpu->stat.exits_to_user++;
+	vmx_stat_run(vcpu, ret);
 	if (ret == 0 || ret == -EINTR)
 		vmx_vcpu_sync_out(vcpu);
 	return ret;

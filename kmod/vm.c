@@ -41,6 +41,11 @@ struct vmx_vm *vmx_vm_create(const struct vmx_vm_create *args)
 	ret = vmx_mmu_init(vm);
 	if (ret)
 		goto out_free;
+	ret = vmx_stats_vm_link(vm);
+	if (ret) {
+		vmx_vm_put(vm);
+		return ERR_PTR(ret);
+	}
 	return vm;
 
 out_free:
@@ -60,6 +65,7 @@ static void vmx_vm_free(struct vmx_vm *vm)
 {
 	int i;
 
+	vmx_stats_vm_unlink(vm);
 	for (i = 0; i < VMX_MAX_VCPUS; i++) {
 		struct vmx_vcpu *vcpu = vm->vcpus[i];
 

@@ -139,6 +139,8 @@ build_initramfs() {
 	if [ -x "$top/build/examples/hello" ]; then
 		cp "$top/build/examples/hello" "$root/examples/"
 	fi
+	# vmxstat for stats_test (found as ../examples/vmxstat from /tests).
+	[ -x "$top/build/tools/vmxstat" ] && cp "$top/build/tools/vmxstat" "$root/examples/"
 	local progs=()
 	for t in "$root"/bench/*; do
 		if [ -x "$t" ]; then progs+=("$t"); fi

@@ -1103,7 +1103,9 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	if (svm->dr_live)
 		svm_dr_load(svm);
 	svm->vmcb->save.spec_ctrl = vmx_spec_enter(vcpu, boot_cpu_has(X86_FEATURE_V_SPEC_CTRL));
+	vmx_stat_guest_enter(vcpu);
 	svm_world_switch(vcpu->gprs, svm->vmcb_pa, page_to_phys(sc->host_vmcb));
+	vmx_stat_guest_exit(vcpu);
 	vmx_spec_exit(vcpu, boot_cpu_has(X86_FEATURE_V_SPEC_CTRL));
 	if (svm->dr_live)
 		svm_dr_save(svm);

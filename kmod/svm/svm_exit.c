@@ -338,6 +338,7 @@ int svm_handle_exit(struct svm_vcpu *svm)
 	u32 code = svm->vmcb->control.exit_code;
 	u64 data[3];
 
+	svm_stat_exit(&svm->vcpu, code);
 	if (code == SVM_EXIT_NPF)
 		return svm_exit_npf(svm);
 	if (code == (u32)SVM_EXIT_ERR)

@@ -344,7 +344,9 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 		wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
 
 	vmx_spec_enter(vcpu, false);
+	vmx_stat_guest_enter(vcpu);
 	failed = vtx_world_switch(vcpu->gprs, vtx->launched);
+	vmx_stat_guest_exit(vcpu);
 	vmx_spec_exit(vcpu, false);
 
 	vtx_switch_to_host(vtx, &host);

@@ -414,6 +414,7 @@ int vtx_handle_exit(struct vtx_vcpu *vtx, u32 reason)
 	u32 basic = reason & VTX_EXIT_REASON_MASK;
 	u64 data[2];
 
+	vtx_stat_exit(&vtx->vcpu, reason);
 	if (reason & VTX_EXIT_FAILED_ENTRY)
 		return vtx_exit_failed_entry(vtx, reason);
 	if (basic < ARRAY_SIZE(vtx_exit_handlers) && vtx_exit_handlers[basic])
