@@ -849,8 +849,6 @@ TEST(shutdown_resets_vcpu)
 	struct vmx_regs regs;
 	uint64_t v;
 
-	if (test_backend() != VMX_BACKEND_SVM)
-		SKIP(return, "reset after SHUTDOWN: SVM backend behaviour");
 	ASSERT_EQ(0, test_vm_create(&t, 1, guest_dirty_then_triple_fault));
 	vcpu = t->vcpus[0];
 	run = libvmx_vcpu_run_area(vcpu);

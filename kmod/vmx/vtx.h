@@ -424,6 +424,7 @@ void vtx_vmcs_leave(void);
 void vtx_set_intr_window(struct vtx_vcpu *vtx, u32 bit, bool on);
 void vtx_set_exec_ctl(struct vtx_vcpu *vtx, u32 bit, bool on);
 int vtx_vcpu_init(struct vmx_vcpu *vcpu);
+void vtx_init_guest_state(struct vtx_vcpu *vtx);
 void vtx_vcpu_free(struct vmx_vcpu *vcpu);
 
 /* vtx_state.c: guest segments in VMX's order, registers, MSRs */

@@ -142,9 +142,28 @@ static int vtx_exit_nmi_window(struct vtx_vcpu *vtx, u32 reason)
 	return 1;
 }
 
+/*
+ * Triple fault.  As on SVM (whose VMCB is undefined after it) the vCPU
+ * goes back to its reset state, so that a VMM may set it up again and
+ * run it; what the guest left in its registers, MSRs, debug registers
+ * and event queue is gone.
+ */
 static int vtx_exit_shutdown(struct vtx_vcpu *vtx, u32 reason)
 {
-	/* Triple fault: the guest state is undefined now; the VMM decides. */
+	int i;
+
+	vtx_init_guest_state(vtx);
+	vtx->intr_state = 0;
+	for (i = 0; i < VTX_NR_GUEST_MSRS; i++)
+		vtx->msrs[i] = 0;
+	memset(vtx->dr, 0, sizeof(vtx->dr[0]) * 4);
+	vtx->dr[4] = 0xffff0ff0;
+	vtx->dr_live = false;
+	vtx_set_exec_ctl(vtx, CPU_BASED_MOV_DR_EXITING, true);
+	*(u32 *)(vtx->vapic + VTX_VAPIC_TPR) = 0;
+	vtx->cr2 = 0;
+	vtx->flush_tlb = true;
+	vmx_vcpu_reset_regs(&vtx->vcpu);
 	vtx->vcpu.run->exit_reason = VMX_EXIT_SHUTDOWN;
 	return 0;
 }

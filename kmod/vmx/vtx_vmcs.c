@@ -254,7 +254,7 @@ static void vtx_init_controls(struct vtx_vcpu *vtx)
 }
 
 /* x86 reset state (SDM Vol. 3, 10.1.1), as far as the VMCS holds it. */
-static void vtx_init_guest_state(struct vtx_vcpu *vtx)
+void vtx_init_guest_state(struct vtx_vcpu *vtx)
 {
 	struct vmx_segment seg = {
 		.limit = 0xffff, .type = 0x3, .s = 1, .present = 1,
