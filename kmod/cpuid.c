@@ -547,6 +547,12 @@ static u32 vmx_cpuid_host_max(u32 fn)
 	return cpuid_eax(base);
 }
 
+/* Sub-leaves of leaf 7 beyond the host's highest (7.0 EAX) do not exist. */
+static bool vmx_cpuid_host_has_index(u32 fn, u32 index)
+{
+	return fn != 7 || index <= cpuid_eax(7);
+}
+
 static int vmx_cpuid_build_rule(struct vmx_cpuid *c,
 				const struct vmx_cpuid_rule *r)
 {
@@ -559,7 +565,8 @@ static int vmx_cpuid_build_rule(struct vmx_cpuid *c,
 		u32 index = r->index + i;
 
 		/* A leaf in both lists is built once, from both rules. */
-		if (vmx_cpuid_lookup(c, r->function, index))
+		if (vmx_cpuid_lookup(c, r->function, index) ||
+		    !vmx_cpuid_host_has_index(r->function, index))
 			continue;
 		ret = vmx_cpuid_build_leaf(c, r->function, index, r->nr_index);
 		if (ret)

@@ -230,6 +230,12 @@ TEST(default_has_nothing_unvirtualized)
 	int bad = 0;
 
 	ASSERT_EQ(0, get_default(&tab));
+	/* For the log: what this host's default table is. */
+	for (uint32_t i = 0; i < tab.hdr.nent; i++)
+		TH_LOG("%08x.%u%s: %08x %08x %08x %08x", tab.e[i].function,
+		       tab.e[i].index,
+		       tab.e[i].flags & VMX_CPUID_INDEXED ? "" : "*",
+		       tab.e[i].eax, tab.e[i].ebx, tab.e[i].ecx, tab.e[i].edx);
 	nr_probe_msrs = 0;
 	for (size_t i = 0; i < ARRAY_SIZE(never_bits); i++) {
 		const struct cpuid_bit *b = &never_bits[i];
