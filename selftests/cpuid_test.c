@@ -288,6 +288,52 @@ TEST(default_has_nothing_unvirtualized)
 	test_vm_destroy(t);
 }
 
+/* Does /proc/cpuinfo's first "flags" line, or /proc/cmdline, have @word? */
+static bool proc_has(const char *file, const char *prefix, const char *word)
+{
+	char line[4096], pad[128];
+	bool found = false;
+	size_t len;
+	FILE *f = fopen(file, "r");
+
+	if (!f)
+		return false;
+	snprintf(pad, sizeof(pad), " %s ", word);
+	line[0] = ' ';
+	while (fgets(line + 1, sizeof(line) - 2, f)) {
+		if (strncmp(line + 1, prefix, strlen(prefix)))
+			continue;
+		len = strlen(line);
+		if (line[len - 1] == '\n') {
+			line[len - 1] = ' ';
+		} else {
+			line[len] = ' ';	/* room: fgets() left two bytes */
+			line[len + 1] = '\0';
+		}
+		found = strstr(line, pad) != NULL;
+		break;
+	}
+	fclose(f);
+	return found;
+}
+
+TEST(invariant_tsc_only_if_it_holds)
+{
+	static struct cpuid_table tab;
+	bool invariant;
+
+	ASSERT_EQ(0, get_default(&tab));
+	invariant = get_reg(&tab, 0x80000007, 0, EDX) & (1U << 8);
+	TH_LOG("default table: invariant TSC %s", invariant ? "on" : "off");
+	if (!proc_has("/proc/cpuinfo", "flags", "constant_tsc") ||
+	    !proc_has("/proc/cpuinfo", "flags", "nonstop_tsc") ||
+	    proc_has("/proc/cmdline", "", "tsc=unstable"))
+		EXPECT_FALSE(invariant);
+	/* A VMM may not claim it where it does not hold. */
+	if (!invariant)
+		EXPECT_EQ(-EINVAL, set_with(0x80000007, 0, EDX, 1U << 8));
+}
+
 /* ---- XSAVE: every advertised component can be enabled ---- */
 
 static void guest_xsetbv(uint64_t xcr0)
