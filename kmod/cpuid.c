@@ -185,10 +185,11 @@ static const struct vmx_cpuid_rule vmx_cpuid_common[] = {
 				BIT(25) | BIT(27) | BIT(28),
 			/*
 			 * AVX512_4VNNIW/4FMAPS FSRM AVX512_VP2INTERSECT
-			 * MD_CLEAR SERIALIZE AVX512_FP16.  Never SPEC_CTRL,
-			 * IBRS/IBPB, STIBP, SSBD, FLUSH_L1D, ARCH_CAPABILITIES,
-			 * CORE_CAPABILITIES (no such MSRs), CET IBT, AMX, hybrid,
-			 * TSXLDTRK, PCONFIG, arch LBR, SRBDS_CTRL.
+			 * MD_CLEAR SERIALIZE AVX512_FP16.  Never FLUSH_L1D,
+			 * ARCH_CAPABILITIES, CORE_CAPABILITIES (no such MSRs),
+			 * CET IBT, AMX, hybrid, TSXLDTRK, PCONFIG, arch LBR,
+			 * SRBDS_CTRL.  SPEC_CTRL, STIBP, SSBD are the Intel
+			 * backend's, as far as spec.c handles the MSR.
 			 */
 			[EDX] = CPUID7_EDX_AVX512 | BIT(4) | BIT(10) | BIT(14),
 		},

@@ -132,8 +132,12 @@ struct cpuid_bit {
 	int reg;
 	uint32_t bit;
 	const char *name;
-	/* Allowed after all if a guest can read this MSR (module handles it). */
+	/*
+	 * Allowed after all if a guest can read this MSR (or write 1 to it,
+	 * for write-only ones): the module handles it.
+	 */
 	uint32_t msr;
+	bool write;
 };
 
 static const struct cpuid_bit never_bits[] = {
@@ -161,6 +165,7 @@ static const struct cpuid_bit never_bits[] = {
 	{ 7, 0, EDX, 19, "ARCH_LBR" }, { 7, 0, EDX, 20, "CET_IBT" },
 	{ 7, 0, EDX, 22, "AMX_BF16" }, { 7, 0, EDX, 24, "AMX_TILE" },
 	{ 7, 0, EDX, 25, "AMX_INT8" }, { 7, 0, EDX, 26, "SPEC_CTRL", 0x48 },
+	{ 7, 0, EDX, 26, "IBPB (with SPEC_CTRL)", 0x49, true },
 	{ 7, 0, EDX, 27, "STIBP", 0x48 }, { 7, 0, EDX, 28, "FLUSH_L1D" },
 	{ 7, 0, EDX, 29, "ARCH_CAPABILITIES", 0x10a },
 	{ 7, 0, EDX, 30, "CORE_CAPABILITIES", 0xcf },
@@ -177,11 +182,12 @@ static const struct cpuid_bit never_bits[] = {
 	{ 0x80000001, 0, ECX, 28, "PERFCTR_LLC" },
 	{ 0x80000001, 0, ECX, 29, "MWAITX" },
 	{ 0x80000007, 0, EDX, 7, "HW_PSTATE" }, { 0x80000007, 0, EDX, 9, "CPB" },
-	{ 0x80000008, 0, EBX, 4, "RDPRU" }, { 0x80000008, 0, EBX, 12, "AMD_IBPB" },
+	{ 0x80000008, 0, EBX, 4, "RDPRU" },
+	{ 0x80000008, 0, EBX, 12, "AMD_IBPB", 0x49, true },
 	{ 0x80000008, 0, EBX, 14, "AMD_IBRS", 0x48 },
 	{ 0x80000008, 0, EBX, 15, "AMD_STIBP", 0x48 },
 	{ 0x80000008, 0, EBX, 24, "AMD_SSBD", 0x48 },
-	{ 0x80000008, 0, EBX, 25, "VIRT_SSBD", 0xc001011f },
+	{ 0x80000008, 0, EBX, 25, "VIRT_SSBD" },
 };
 
 /* Leaves of features nothing virtualizes: absent or all zero. */
@@ -198,6 +204,7 @@ static const struct {
 
 /* MSRs the guest probes: a feature bit behind one stays only if it reads. */
 static uint32_t probe_msrs[16];
+static bool probe_write[16];
 static uint64_t nr_probe_msrs;
 
 static volatile uint64_t gp_count, gp_skip;
@@ -213,8 +220,11 @@ static void guest_probe_msrs(void)
 	guest_handlers[13] = gp_handler;
 	for (uint64_t i = 0; i < nr_probe_msrs; i++) {
 		gp_count = 0;
-		gp_skip = 2;		/* rdmsr */
-		(void)guest_rdmsr(probe_msrs[i]);
+		gp_skip = 2;		/* rdmsr, wrmsr */
+		if (probe_write[i])
+			guest_wrmsr(probe_msrs[i], 1);
+		else
+			(void)guest_rdmsr(probe_msrs[i]);
 		if (gp_count)
 			GUEST_SYNC2(2, probe_msrs[i]);
 	}
@@ -245,6 +255,7 @@ TEST(default_has_nothing_unvirtualized)
 		if (b->msr && nr_probe_msrs < ARRAY_SIZE(probe_msrs)) {
 			/* Allowed only if the module handles the MSR. */
 			msr_name[nr_probe_msrs] = b->name;
+			probe_write[nr_probe_msrs] = b->write;
 			probe_msrs[nr_probe_msrs++] = b->msr;
 			continue;
 		}

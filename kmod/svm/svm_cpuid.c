@@ -1,13 +1,16 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
  * The SVM backend's part of the CPUID allowlist (see kmod/cpuid.c): AMD
- * leaves and AMD bits.  The SVM leaf 0x8000000A and the SVM, SKINIT,
+ * leaves and AMD bits, the speculation controls as far as spec.c gives
+ * the guest their MSRs.  The SVM leaf 0x8000000A and the SVM, SKINIT,
  * OSVW, IBS, LWP, perf-counter, MWAITX and breakpoint-extension bits are
  * absent on purpose: nothing virtualizes them for a guest.
  */
 #include <linux/kernel.h>
+#include <asm/msr-index.h>
 
 #include "../core.h"
+#include "../spec.h"
 
 #define EAX	VMX_CPUID_EAX
 #define EBX	VMX_CPUID_EBX
@@ -36,6 +39,14 @@
 #define SVM_CPUIDX8_EBX_CLZERO		BIT(0)
 #define SVM_CPUIDX8_EBX_XSAVEERPTR	BIT(2)
 #define SVM_CPUIDX8_ECX_TOPOLOGY	(GENMASK(7, 0) | GENMASK(15, 12))
+/*
+ * Speculation control, only as far as spec.c lets the guest use the
+ * MSRs; never VIRT_SSBD or the "always on"/"preferred" hints.
+ */
+#define SVM_CPUIDX8_EBX_IBPB		BIT(12)
+#define SVM_CPUIDX8_EBX_IBRS		BIT(14)
+#define SVM_CPUIDX8_EBX_STIBP		BIT(15)
+#define SVM_CPUIDX8_EBX_SSBD		BIT(24)
 
 static const struct vmx_cpuid_rule svm_cpuid_rules[] = {
 	{
@@ -68,7 +79,11 @@ static const struct vmx_cpuid_rule svm_cpuid_rules[] = {
 			/* Core count and APIC id size: the VM's topology. */
 			[ECX] = SVM_CPUIDX8_ECX_TOPOLOGY,
 		},
-		.feat = { [EBX] = SVM_CPUIDX8_EBX_CLZERO },
+		.feat = {
+			[EBX] = SVM_CPUIDX8_EBX_CLZERO | SVM_CPUIDX8_EBX_IBPB |
+				SVM_CPUIDX8_EBX_IBRS | SVM_CPUIDX8_EBX_STIBP |
+				SVM_CPUIDX8_EBX_SSBD,
+		},
 	},
 	/* Cache topology, one sub-leaf per cache. */
 	{
@@ -79,7 +94,25 @@ static const struct vmx_cpuid_rule svm_cpuid_rules[] = {
 	{ .function = 0x8000001e, .info = { ALL, ALL, ALL, ALL } },
 };
 
+/* SPEC_CTRL bits a guest may write, and IBPB (Documentation/threat-model.md). */
+static void svm_cpuid_hide(u32 function, u32 index, u32 *feat)
+{
+	u64 valid = vmx_spec_guest_spec_ctrl_bits();
+
+	if (function != 0x80000008)
+		return;
+	if (!vmx_spec_guest_has_ibpb())
+		feat[EBX] &= ~SVM_CPUIDX8_EBX_IBPB;
+	if (!(valid & SPEC_CTRL_IBRS))
+		feat[EBX] &= ~SVM_CPUIDX8_EBX_IBRS;
+	if (!(valid & SPEC_CTRL_STIBP))
+		feat[EBX] &= ~SVM_CPUIDX8_EBX_STIBP;
+	if (!(valid & SPEC_CTRL_SSBD))
+		feat[EBX] &= ~SVM_CPUIDX8_EBX_SSBD;
+}
+
 const struct vmx_cpuid_policy svm_cpuid_policy = {
 	.rules = svm_cpuid_rules,
 	.nr_rules = ARRAY_SIZE(svm_cpuid_rules),
+	.hide = svm_cpuid_hide,
 };

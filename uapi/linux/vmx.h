@@ -595,8 +595,8 @@ struct vmx_run {
  *	E2BIG	more than VMX_MAX_CPUID_ENTRIES
  *	EINVAL	non-zero flags/reserved, unknown entry flags or non-zero pad;
  *		or a bit the module cannot honour: a feature the default
- *		table lacks (PKU, LA57, CET, VMX, SVM, MONITOR, SPEC_CTRL, a
- *		feature the host lacks, ...), an XSAVE component a guest may
+ *		table lacks (PKU, LA57, CET, VMX, SVM, MONITOR, a feature
+ *		the host lacks, ...), an XSAVE component a guest may
  *		not enable, address sizes beyond the host's or the NPT's, a
  *		non-zero leaf no rule knows (ABI.md section 7).  Information
  *		(vendor, brand, cache, topology, highest leaves), x2APIC,
