@@ -17,6 +17,51 @@ struct vmx_vcpu;
 struct vmx_sregs;
 struct vmx_events;
 
+/* Output registers of a CPUID leaf, as indices of the rule arrays below. */
+enum vmx_cpuid_reg {
+	VMX_CPUID_EAX, VMX_CPUID_EBX, VMX_CPUID_ECX, VMX_CPUID_EDX,
+	VMX_CPUID_NR_REGS
+};
+
+/**
+ * struct vmx_cpuid_rule - what a guest may see of one CPUID leaf
+ * @function:	the leaf
+ * @index:	first sub-leaf the rule covers
+ * @nr_index:	sub-leaves covered from @index; 0: the leaf is not indexed
+ *		and the rule covers every ECX
+ * @feat:	hardware features the module virtualizes: shown as the host
+ *		has them; a VMM may set only those the host has
+ * @info:	information (names, cache, topology): the host's value is
+ *		shown; a VMM may set anything
+ * @vmm:	what the VMM implements itself (x2APIC, TSC-deadline): hidden
+ *		by default; a VMM may set anything
+ *
+ * Bits in none of the three are hidden and refused by VMX_SET_CPUID.
+ */
+struct vmx_cpuid_rule {
+	u32 function;
+	u32 index;
+	u32 nr_index;
+	u32 feat[VMX_CPUID_NR_REGS];
+	u32 info[VMX_CPUID_NR_REGS];
+	u32 vmm[VMX_CPUID_NR_REGS];
+};
+
+/**
+ * struct vmx_cpuid_policy - a backend's part of the CPUID allowlist
+ * @rules:	vendor leaves and vendor bits, OR-ed into the core's
+ *		vendor-neutral rules for the same leaf (kmod/cpuid.c)
+ * @nr_rules:	entries in @rules
+ * @hide:	optional: clear from @feat of leaf @function, sub-leaf
+ *		@index what this CPU's virtualization controls cannot give
+ *		a guest (e.g. an instruction that needs an optional control)
+ */
+struct vmx_cpuid_policy {
+	const struct vmx_cpuid_rule *rules;
+	unsigned int nr_rules;
+	void (*hide)(u32 function, u32 index, u32 *feat);
+};
+
 /* Permissions of a nested page table leaf. */
 #define VMX_NPT_WRITE	BIT(0)
 #define VMX_NPT_EXEC	BIT(1)
@@ -70,6 +115,8 @@ struct vmx_events;
  * asks vmx_event_pick() for at most one event, injects it, and opens the
  * windows the plan asks for; after the exit it hands vmx_event_exit() the
  * event whose delivery the exit interrupted, if any.
+ *
+ * @cpuid_policy:	the backend's CPUID allowlist (see above)
  */
 struct vmx_backend_ops {
 	const char *name;
@@ -102,13 +149,17 @@ struct vmx_backend_ops {
 	int (*set_events)(struct vmx_vcpu *vcpu, const struct vmx_events *events);
 	bool (*irq_window_open)(struct vmx_vcpu *vcpu);
 	bool (*nmi_allowed)(struct vmx_vcpu *vcpu);
+
+	const struct vmx_cpuid_policy *cpuid_policy;
 };
 
 #ifdef CONFIG_VMX_HV_SVM
 extern const struct vmx_backend_ops svm_backend_ops;
+extern const struct vmx_cpuid_policy svm_cpuid_policy;
 #endif
 #ifdef CONFIG_VMX_HV_INTEL
 extern const struct vmx_backend_ops vtx_backend_ops;
+extern const struct vmx_cpuid_policy vtx_cpuid_policy;
 #endif
 
 #endif /* VMX_BACKEND_H */

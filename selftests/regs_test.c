@@ -737,12 +737,15 @@ static void guest_custom_cpuid(void)
 	guest_cpuid(0x40000000, 0, &a, &b, &c, &d);
 	GUEST_ASSERT_EQ(a, 0x40000001);
 	GUEST_ASSERT_EQ(b, 0x11111111);
-	/* Indexed leaf: each subleaf its own entry. */
-	guest_cpuid(7, 0, &a, &b, &c, &d);
+	/*
+	 * Indexed leaf: each subleaf its own entry.  Topology leaf 0xB is
+	 * information a VMM may set freely (feature leaves are checked).
+	 */
+	guest_cpuid(0xb, 0, &a, &b, &c, &d);
 	GUEST_ASSERT_EQ(b, 0x70);
-	guest_cpuid(7, 1, &a, &b, &c, &d);
+	guest_cpuid(0xb, 1, &a, &b, &c, &d);
 	GUEST_ASSERT_EQ(b, 0x71);
-	guest_cpuid(7, 2, &a, &b, &c, &d);
+	guest_cpuid(0xb, 2, &a, &b, &c, &d);
 	GUEST_ASSERT_EQ(b, 0);
 	/* Not in the table: all zeros. */
 	guest_cpuid(0x80000001, 0, &a, &b, &c, &d);
@@ -770,9 +773,9 @@ TEST(cpuid_set_table)
 		.ebx = 0x74736554, .edx = 0x646e6556, .ecx = 0x2152726f };
 	tab.e[1] = (struct vmx_cpuid_entry){ .function = 0x40000000,
 		.eax = 0x40000001, .ebx = 0x11111111 };
-	tab.e[2] = (struct vmx_cpuid_entry){ .function = 7, .index = 0,
+	tab.e[2] = (struct vmx_cpuid_entry){ .function = 0xb, .index = 0,
 		.flags = VMX_CPUID_INDEXED, .ebx = 0x70 };
-	tab.e[3] = (struct vmx_cpuid_entry){ .function = 7, .index = 1,
+	tab.e[3] = (struct vmx_cpuid_entry){ .function = 0xb, .index = 1,
 		.flags = VMX_CPUID_INDEXED, .ebx = 0x71 };
 	ASSERT_EQ(0, ioctl_err(vmfd, VMX_SET_CPUID, &tab));
 	ASSERT_SYNC(t->vcpus[0], 1);

@@ -1161,4 +1161,5 @@ const struct vmx_backend_ops svm_backend_ops = {
 	.set_events		= svm_set_events,
 	.irq_window_open	= svm_irq_window_open,
 	.nmi_allowed		= svm_nmi_allowed,
+	.cpuid_policy		= &svm_cpuid_policy,
 };

@@ -189,7 +189,9 @@ struct vmx_cpuid_entry {
  * @nent:	entries that follow (in: capacity for GET; out: count)
  * @flags:	must be 0
  * @reserved:	must be 0
- * @entries:	the table; leaves not in it read as all zeros
+ * @entries:	the table; leaves not in it read as all zeros.  The kernel
+ *		fills in per vCPU: the APIC id in leaf 1 EBX[31:24], 0xB/0x1F
+ *		EDX and 0x8000001E EAX; OSXSAVE; the leaf 0xD.0 EBX size.
  */
 struct vmx_cpuid {
 	__u32 nent;
@@ -590,7 +592,16 @@ struct vmx_run {
  *	ENOENT	no such slot; EINVAL slot without VMX_MEM_DIRTY_LOG;
  *	EFAULT	bitmap not writable (the bits stay set for the next call)
  * VMX_SET_CPUID: the table every vCPU's CPUID reads from.
- *	E2BIG	more than VMX_MAX_CPUID_ENTRIES; EINVAL flags/reserved
+ *	E2BIG	more than VMX_MAX_CPUID_ENTRIES
+ *	EINVAL	non-zero flags/reserved, unknown entry flags or non-zero pad;
+ *		or a bit the module cannot honour: a feature the default
+ *		table lacks (PKU, LA57, CET, VMX, SVM, MONITOR, a feature
+ *		the host lacks, ...), an XSAVE component a guest may
+ *		not enable, address sizes beyond the host's or the NPT's, a
+ *		non-zero leaf no rule knows (ABI.md section 7).  Information
+ *		(vendor, brand, cache, topology, highest leaves), x2APIC,
+ *		TSC-deadline, ARAT, the hypervisor bit and leaves
+ *		0x40000000-0x4fffffff are free.
  */
 #define VMX_CREATE_VCPU		_IOW(VMX_IOC_MAGIC, 0x11, struct vmx_vcpu_create)
 #define VMX_SET_MEMSLOT		_IOW(VMX_IOC_MAGIC, 0x12, struct vmx_memslot)
@@ -599,7 +610,9 @@ struct vmx_run {
 
 /*
  * VMX_GET_DEFAULT_CPUID (on /dev/vmx): the table a VM starts with: the
- * host's CPUID with SVM/VMX hidden and a hypervisor leaf naming vmx.
+ * host's CPUID through the module's allowlist (only what it virtualizes,
+ * plus information; never SVM/VMX), N vCPUs as N cores of one package,
+ * and a hypervisor leaf naming vmx.
  *	E2BIG	@nent too small (set to the needed count)
  */
 #define VMX_GET_DEFAULT_CPUID	_IOWR(VMX_IOC_MAGIC, 0x03, struct vmx_cpuid)
