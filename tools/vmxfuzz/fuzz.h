@@ -180,6 +180,7 @@ struct fz_scen {
 	uint64_t serial;
 	struct fz_rng rng;
 	int vm_fd;		/* -1 once closed */
+	bool cpuid_changed;	/* a changed CPUID table was taken */
 	struct fz_region reg[FZ_MAX_REGIONS];
 	unsigned int nreg;
 	struct fz_vcpu vcpu[FZ_MAX_VCPUS];
@@ -195,6 +196,7 @@ struct fz_scen {
 #define FZ_ANY_ERRNO	(-1)
 
 int fz_ioctl(int fd, unsigned long req, void *arg);
+void fz_flip_run_inputs(struct fz_rng *r, struct vmx_run *run);
 /*
  * fz_expect() - compare an ioctl's outcome with the ABI.  @want is 0 for
  * success, an errno, or FZ_ANY_ERRNO for "any error".  ENOMEM is always

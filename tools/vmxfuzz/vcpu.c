@@ -189,7 +189,11 @@ static void fz_vcpu_reset(struct fz_vcpu *v)
 	v->last_regs = regs;
 	if (fz.opts.verbose && v->mode == FZ_RAW)
 		fz_vcpu_dump(v);
-	if (v->mode != FZ_RAW)
+	/*
+	 * CR4 is checked against the VM's CPUID (SVM): a changed table may
+	 * no longer offer what the mode uses (FXSR, PAE, ...).
+	 */
+	if (v->mode != FZ_RAW && !(ret < 0 && errno == EINVAL && v->s->cpuid_changed))
 		fz_expect("SET_SREGS of a consistent mode", ret, errno, 0, true);
 	FZ_EXPECT("SET_REGS at the program", fz_ioctl(v->fd, VMX_SET_REGS, &regs), 0);
 }
@@ -707,6 +711,22 @@ static void fz_mut_events(struct fz_vcpu *v)
 	e.int_shadow = fz_chance(r, 20);
 	e.nmi_masked = fz_chance(r, 20);
 	FZ_EXPECT("SET_EVENTS", fz_ioctl(v->fd, VMX_SET_EVENTS, &e), 0);
+}
+
+/* Input fields of the run area, from another thread while the vCPU runs. */
+void fz_flip_run_inputs(struct fz_rng *r, struct vmx_run *run)
+{
+	switch (fz_below(r, 3)) {
+	case 0:
+		run->request_irq_window ^= 1;
+		break;
+	case 1:
+		run->msr_exits = fz_rand(r);
+		break;
+	default:
+		run->pad_in[fz_below(r, 5)] = fz_rand(r);
+		break;
+	}
 }
 
 /* Fields of the run area, between runs: the kernel must not trust them. */
