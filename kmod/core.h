@@ -279,6 +279,8 @@ int vmx_vcpu_run(struct vmx_vcpu *vcpu);
 int vmx_vcpu_set_regs(struct vmx_vcpu *vcpu, const struct vmx_regs *regs);
 int vmx_vcpu_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs);
 void vmx_vcpu_reset_regs(struct vmx_vcpu *vcpu);
+bool vmx_vcpu_enter_guest_mode(struct vmx_vcpu *vcpu);
+void vmx_vcpu_exit_guest_mode(struct vmx_vcpu *vcpu);
 void vmx_vcpu_sync_clear_dirty(struct vmx_vcpu *vcpu, u32 bits);
 void vmx_vcpu_get_regs(struct vmx_vcpu *vcpu, struct vmx_regs *regs);
 int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu);
@@ -325,6 +327,7 @@ int vmx_slot_get_dirty_log(struct vmx_vm *vm, const struct vmx_dirty_log *req);
 struct vmx_slot *vmx_slot_find(struct vmx_slots *slots, u64 gfn);
 void vmx_slots_free(struct vmx_vm *vm);
 void vmx_slot_mark_dirty(struct vmx_slot *slot, u64 gfn);
+int vmx_read_guest_phys(struct vmx_vcpu *vcpu, u64 gpa, void *buf, size_t len);
 
 /* mmu.c */
 int vmx_mmu_init(struct vmx_vm *vm);

@@ -320,3 +320,26 @@ void vmx_slots_free(struct vmx_vm *vm)
 		vmx_slot_free(slots->slots[i]);
 	kvfree(slots);
 }
+
+/*
+ * Copy guest-physical memory of one slot (within a page) through the
+ * VMM's mapping, in the VMM's own context: for the few reads a backend
+ * makes of guest RAM (PAE PDPTEs, one instruction without decode
+ * assists).  May fault and sleep.  -EFAULT outside RAM.
+ */
+int vmx_read_guest_phys(struct vmx_vcpu *vcpu, u64 gpa, void *buf, size_t len)
+{
+	struct vmx_slot *slot;
+	unsigned long hva = 0;
+
+	if (!len || (gpa & ~PAGE_MASK) + len > PAGE_SIZE)
+		return -EINVAL;
+	rcu_read_lock();
+	slot = vmx_slot_find(rcu_dereference(vcpu->vm->slots), gpa >> PAGE_SHIFT);
+	if (slot)
+		hva = slot->user_addr + gpa - (slot->base_gfn << PAGE_SHIFT);
+	rcu_read_unlock();
+	if (!hva || current->mm != vcpu->vm->mm)
+		return -EFAULT;
+	return copy_from_user(buf, (const void __user *)hva, len) ? -EFAULT : 0;
+}

@@ -80,6 +80,40 @@ static int vmx_vcpu_handle_work(struct vmx_vcpu *vcpu)
 	return 0;
 }
 
+/*
+ * The last steps of both backends before the world switch: guest FPU in,
+ * IRQs off, the vCPU marked in guest mode, then a last look for work
+ * that must not wait (a signal, a reschedule, return-to-user work).
+ * False, with all of it undone, when the entry is abandoned: the backend
+ * returns 1 and the run loop does that work.
+ */
+bool vmx_vcpu_enter_guest_mode(struct vmx_vcpu *vcpu)
+{
+	vmx_vcpu_fpu_enter(vcpu);
+	local_irq_disable();
+	atomic_set(&vcpu->mode, VMX_VCPU_IN_GUEST);
+	/*
+	 * Order the mode store before reading signals and tlb_gen: pairs
+	 * with vmx_mmu_flush_remote() (a kick or a seen tlb_gen, never
+	 * neither).
+	 */
+	smp_mb();
+	if (signal_pending(current) || need_resched() ||
+	    test_thread_flag(TIF_NOTIFY_RESUME)) {
+		vmx_vcpu_exit_guest_mode(vcpu);
+		return false;
+	}
+	return true;
+}
+
+/* After the world switch (and the host's NMI/#MC handling): undo it. */
+void vmx_vcpu_exit_guest_mode(struct vmx_vcpu *vcpu)
+{
+	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
+	local_irq_enable();
+	vmx_vcpu_fpu_exit(vcpu);
+}
+
 static int vmx_vcpu_fpu_refused(struct vmx_vcpu *vcpu)
 {
 	u64 xcr0 = vcpu->xcr0;

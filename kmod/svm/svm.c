@@ -1053,9 +1053,7 @@ static int svm_run_svm_off(struct svm_vcpu *svm)
 
 	rdmsrl(MSR_EFER, efer);
 	WARN_ON_ONCE(efer & EFER_SVME);
-	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
-	local_irq_enable();
-	vmx_vcpu_fpu_exit(vcpu);
+	vmx_vcpu_exit_guest_mode(vcpu);
 	pr_info_ratelimited("CPU %d: SVM was turned off under a running vCPU\n",
 			    cpu);
 	return -EIO;
@@ -1075,21 +1073,8 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	int cpu;
 
 	svm_load_regs(svm);
-	vmx_vcpu_fpu_enter(vcpu);
-	local_irq_disable();
-	atomic_set(&vcpu->mode, VMX_VCPU_IN_GUEST);
-	/*
-	 * Order the mode store before reading signals and tlb_gen: pairs
-	 * with vmx_mmu_flush_remote() (a kick or a seen tlb_gen, never
-	 * neither).
-	 */
-	smp_mb();
-	if (signal_pending(current) || need_resched()) {
-		atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
-		local_irq_enable();
-		vmx_vcpu_fpu_exit(vcpu);
+	if (!vmx_vcpu_enter_guest_mode(vcpu))
 		return 1;
-	}
 	svm_inject_pending(svm);
 	vmx_mmu_sync_tlb(vcpu, &flush);
 	cpu = smp_processor_id();
@@ -1115,10 +1100,8 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	if (unlikely(!svm_stgi()))
 		return svm_run_svm_off(svm);
 
-	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
 	svm_handle_host_mce(svm);
-	local_irq_enable();
-	vmx_vcpu_fpu_exit(vcpu);
+	vmx_vcpu_exit_guest_mode(vcpu);
 
 	vcpu->stat.exits++;
 	if (svm->vmcb->control.exit_code == (u32)SVM_EXIT_ERR) {

@@ -29,22 +29,6 @@
 #define SVM_MODRM_RM(m)		((m) & 7)
 #define SVM_MODRM_REG_CR4	4
 
-/* Copy guest-physical memory that does not cross a page. */
-static int svm_read_gpa(struct vmx_vcpu *vcpu, u64 gpa, void *buf, size_t len)
-{
-	struct vmx_slot *slot;
-	unsigned long hva = 0;
-
-	rcu_read_lock();
-	slot = vmx_slot_find(rcu_dereference(vcpu->vm->slots), gpa >> PAGE_SHIFT);
-	if (slot)
-		hva = slot->user_addr + gpa - (slot->base_gfn << PAGE_SHIFT);
-	rcu_read_unlock();
-	if (!hva || current->mm != vcpu->vm->mm)
-		return -EFAULT;
-	return copy_from_user(buf, (const void __user *)hva, len) ? -EFAULT : 0;
-}
-
 static int svm_read_pte(struct vmx_vcpu *vcpu, u64 table, u64 index,
 			bool wide, u64 *pte)
 {
@@ -52,8 +36,8 @@ static int svm_read_pte(struct vmx_vcpu *vcpu, u64 table, u64 index,
 	int ret;
 
 	if (wide)
-		return svm_read_gpa(vcpu, table + index * 8, pte, 8);
-	ret = svm_read_gpa(vcpu, table + index * 4, &pte32, 4);
+		return vmx_read_guest_phys(vcpu, table + index * 8, pte, 8);
+	ret = vmx_read_guest_phys(vcpu, table + index * 4, &pte32, 4);
 	*pte = pte32;
 	return ret;
 }
@@ -98,8 +82,8 @@ static int svm_gva_to_gpa(struct svm_vcpu *svm, u64 gva, u64 *gpa)
 		table = save->cr3 & SVM_PTE_ADDR;
 	} else if (save->cr4 & X86_CR4_PAE) {
 		/* Four PDPTEs at CR3[31:5], indexed by bits 31:30. */
-		if (svm_read_gpa(vcpu, (save->cr3 & SVM_PAE_CR3_ADDR) +
-				 ((gva >> 30) & 3) * 8, &pte, 8) ||
+		if (vmx_read_guest_phys(vcpu, (save->cr3 & SVM_PAE_CR3_ADDR) +
+					((gva >> 30) & 3) * 8, &pte, 8) ||
 		    !(pte & SVM_PTE_P))
 			return -EFAULT;
 		level = 2;
@@ -147,7 +131,7 @@ int svm_fetch_insn(struct svm_vcpu *svm, u8 *buf, int len)
 		gva = linear + n;
 		chunk = min_t(int, len - n, PAGE_SIZE - offset_in_page(gva));
 		if (svm_gva_to_gpa(svm, gva, &gpa) ||
-		    svm_read_gpa(&svm->vcpu, gpa, buf + n, chunk))
+		    vmx_read_guest_phys(&svm->vcpu, gpa, buf + n, chunk))
 			break;
 		n += chunk;
 	}

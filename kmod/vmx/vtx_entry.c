@@ -317,21 +317,8 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 		return vtx_handle_exit(vtx, VTX_EXIT_FAILED_ENTRY |
 				       EXIT_REASON_INVALID_STATE);
 	vtx_load_regs(vtx);
-	vmx_vcpu_fpu_enter(vcpu);
-	local_irq_disable();
-	atomic_set(&vcpu->mode, VMX_VCPU_IN_GUEST);
-	/*
-	 * Order the mode store before reading signals and tlb_gen: pairs
-	 * with vmx_mmu_flush_remote() (a kick or a seen tlb_gen, never
-	 * neither).
-	 */
-	smp_mb();
-	if (signal_pending(current) || need_resched()) {
-		atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
-		local_irq_enable();
-		vmx_vcpu_fpu_exit(vcpu);
+	if (!vmx_vcpu_enter_guest_mode(vcpu))
 		return 1;
-	}
 	vtx_inject_pending(vtx);
 	vmx_mmu_sync_tlb(vcpu, &flush);
 	if (flush || vtx->flush_tlb) {
@@ -356,9 +343,7 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 			vtx->launched = true;
 		vtx_handle_host_event(reason);
 	}
-	atomic_set(&vcpu->mode, VMX_VCPU_OUTSIDE_GUEST);
-	local_irq_enable();
-	vmx_vcpu_fpu_exit(vcpu);
+	vmx_vcpu_exit_guest_mode(vcpu);
 
 	/* Delivered or handed back below: never injected twice. */
 	if (vcpu->events.injected != VMX_INJECTED_NONE)

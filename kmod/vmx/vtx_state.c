@@ -61,23 +61,6 @@ void vtx_write_efer(struct vtx_vcpu *vtx, u64 efer)
 	}
 }
 
-/* Read guest-physical memory inside one page, in the VMM's context. */
-static int vtx_read_guest(struct vmx_vcpu *vcpu, u64 gpa, void *buf,
-			  size_t len)
-{
-	struct vmx_slot *slot;
-	unsigned long hva = 0;
-
-	rcu_read_lock();
-	slot = vmx_slot_find(rcu_dereference(vcpu->vm->slots), gpa >> PAGE_SHIFT);
-	if (slot)
-		hva = slot->user_addr + gpa - (slot->base_gfn << PAGE_SHIFT);
-	rcu_read_unlock();
-	if (!hva || current->mm != vcpu->vm->mm)
-		return -EFAULT;
-	return copy_from_user(buf, (const void __user *)hva, len) ? -EFAULT : 0;
-}
-
 /* PAE paging outside long mode: a VM entry takes the PDPTEs from the VMCS. */
 static bool vtx_pae_paging(u64 cr0, u64 cr4, u64 efer)
 {
@@ -91,8 +74,8 @@ static bool vtx_pae_paging(u64 cr0, u64 cr4, u64 efer)
  */
 static void vtx_read_pdptes(struct vtx_vcpu *vtx, u64 cr3, u64 pdpte[4])
 {
-	if (vtx_read_guest(&vtx->vcpu, cr3 & VTX_PAE_CR3_MASK, pdpte,
-			   4 * sizeof(u64)))
+	if (vmx_read_guest_phys(&vtx->vcpu, cr3 & VTX_PAE_CR3_MASK, pdpte,
+				4 * sizeof(u64)))
 		memset(pdpte, 0, 4 * sizeof(u64));
 }
 
