@@ -342,9 +342,14 @@ void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
 	vmx_mmu_flush_upto(vm, flush_gen);
 }
 
+/* Up to three new tables may be needed below the root for one fault. */
+struct vmx_npt_cache {
+	int nr;
+	struct page *pages[VMX_NPT_LEVELS - 1];
+};
+
 static int vmx_npt_cache_fill(struct vmx_npt_cache *cache)
 {
-	BUILD_BUG_ON(VMX_NPT_LEVELS - 1 != VMX_NPT_CACHE_PAGES);
 	while (cache->nr < ARRAY_SIZE(cache->pages)) {
 		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 
@@ -359,12 +364,6 @@ static void vmx_npt_cache_free(struct vmx_npt_cache *cache)
 {
 	while (cache->nr)
 		__free_page(cache->pages[--cache->nr]);
-}
-
-/* The vCPU goes: its spare table pages with it. */
-void vmx_mmu_vcpu_free(struct vmx_vcpu *vcpu)
-{
-	vmx_npt_cache_free(&vcpu->npt_cache);
 }
 
 /*
@@ -495,7 +494,7 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 			 bool fetch)
 {
 	struct vmx_vm *vm = vcpu->vm;
-	struct vmx_npt_cache *cache = &vcpu->npt_cache;
+	struct vmx_npt_cache cache = { 0 };
 	u64 gfn = gpa >> PAGE_SHIFT;
 	struct vmx_slot *slot, copy;
 	unsigned long seq, hva;
@@ -529,12 +528,7 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 	copy = *slot;
 	rcu_read_unlock();
 
-	/*
-	 * Table pages come from the vCPU's own cache, topped up here where
-	 * we may sleep; what a fault did not use is kept for the next one
-	 * instead of being allocated, zeroed and freed every time.
-	 */
-	ret = vmx_npt_cache_fill(cache);
+	ret = vmx_npt_cache_fill(&cache);
 	if (ret)
 		goto out;
 	ret = vmx_mmu_get_page(hva, writable, write, &page, &writable);
@@ -553,13 +547,14 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 	if (slot && writable)
 		vmx_slot_mark_dirty(slot, gfn);
 	rcu_read_unlock();
-	vmx_npt_install(vm, cache, gfn, page_to_phys(page), prot, huge);
+	vmx_npt_install(vm, &cache, gfn, page_to_phys(page), prot, huge);
 	vcpu->stat.npt_filled++;
 out_unlock:
 	spin_unlock(&vm->mmu.lock);
 	put_page(page);
 	ret = 1;
 out:
+	vmx_npt_cache_free(&cache);
 	return ret;
 
 mmio:
