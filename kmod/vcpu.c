@@ -10,6 +10,7 @@
 #include <linux/preempt.h>
 #include <linux/sched/signal.h>
 #include <linux/slab.h>
+#include <linux/task_work.h>
 
 #include "compat.h"
 #include "core.h"
@@ -57,11 +58,14 @@ static void vmx_vcpu_put(struct vmx_vcpu *vcpu)
 
 /*
  * Work the thread owes the kernel before it may enter the guest.  A
- * signal ends the run (VMX_EXIT_INTR).  Task work and the other
- * return-to-user duties (TIF_NOTIFY_RESUME: task_work, memcg and blkcg
- * throttling, rseq) can only run on the way out, since their helpers are
- * not exported to modules: VMX_RUN returns to user space through the
- * notify-signal path, which restarts it without the VMM seeing anything.
+ * signal ends the run (VMX_EXIT_INTR).  Task work (a deferred fput(),
+ * NUMA balancing, io_uring's) can only run on the way out, since its
+ * helpers are not exported to modules: VMX_RUN returns to user space
+ * through the notify-signal path, which runs it and restarts VMX_RUN
+ * without the VMM seeing anything.  A bare TIF_NOTIFY_RESUME (set at
+ * every preemption for rseq, or for memcg/blkcg throttling) waits for
+ * the next exit to user space: restarting for it would cost a round trip
+ * per preemption.
  */
 static int vmx_vcpu_handle_work(struct vmx_vcpu *vcpu)
 {
@@ -71,8 +75,7 @@ static int vmx_vcpu_handle_work(struct vmx_vcpu *vcpu)
 		run->exit_reason = VMX_EXIT_INTR;
 		return -EINTR;
 	}
-	if (test_thread_flag(TIF_NOTIFY_RESUME) ||
-	    test_thread_flag(TIF_NOTIFY_SIGNAL)) {
+	if (task_work_pending(current) || test_thread_flag(TIF_NOTIFY_SIGNAL)) {
 		set_thread_flag(TIF_NOTIFY_SIGNAL);
 		return -ERESTARTNOINTR;
 	}
@@ -98,8 +101,7 @@ bool vmx_vcpu_enter_guest_mode(struct vmx_vcpu *vcpu)
 	 * neither).
 	 */
 	smp_mb();
-	if (signal_pending(current) || need_resched() ||
-	    test_thread_flag(TIF_NOTIFY_RESUME)) {
+	if (signal_pending(current) || need_resched()) {
 		vmx_vcpu_exit_guest_mode(vcpu);
 		return false;
 	}
