@@ -335,12 +335,29 @@ static void nt_run_ops(struct __test_metadata *_metadata, struct nt *n,
 	}
 }
 
-static int nt_rounds(void)
+/*
+ * Every test here races threads against each other on emulated CPUs: on a
+ * loaded build machine one can take minutes, not the harness's default
+ * 30 s.  A longer limit still ends a real hang.
+ */
+FIXTURE(slow) {
+	int unused;
+};
+
+FIXTURE_SETUP(slow)
 {
-	return slow_rig() ? 60 : 400;
 }
 
-TEST(dontneed_while_running)
+FIXTURE_TEARDOWN(slow)
+{
+}
+
+static int nt_rounds(void)
+{
+	return slow_rig() ? 60 : 200;
+}
+
+TEST_F_TIMEOUT(slow, dontneed_while_running, 120)
 {
 	struct nt n;
 
@@ -350,7 +367,7 @@ TEST(dontneed_while_running)
 	nt_finish(_metadata, &n);
 }
 
-TEST(every_op_while_running)
+TEST_F_TIMEOUT(slow, every_op_while_running, 120)
 {
 	struct nt n;
 
@@ -431,7 +448,7 @@ static void *nt_harvest_thread(void *arg)
 	return NULL;
 }
 
-TEST(ops_with_slot_updates_and_harvests)
+TEST_F_TIMEOUT(slow, ops_with_slot_updates_and_harvests, 120)
 {
 	struct nt_slot_ctx slot_ctx = { 0 }, harvest_ctx = { 0 };
 	pthread_t slot_th, harvest_th;
@@ -542,7 +559,7 @@ static int log_harvest(int vmfd, uint8_t *mem, uint8_t *shadow, int *dirty)
  * that leaves the contents alone).  At the end the copy must equal the
  * memory: a write the log missed shows as a difference.
  */
-TEST(dirty_log_copy_while_invalidating)
+TEST_F_TIMEOUT(slow, dirty_log_copy_while_invalidating, 120)
 {
 	struct log_vcpu v[NR_VCPUS] = { 0 };
 	int rounds = slow_rig() ? 40 : 300, dirty = 0, diff = 0;
@@ -659,18 +676,6 @@ static void tbl_map_window(struct test_vm *t, uint64_t gpa)
  * the tables of the range it removed, so over the rounds free memory
  * stays where it was instead of falling by 2 MiB a round.
  */
-FIXTURE(slow) {
-	int unused;
-};
-
-FIXTURE_SETUP(slow)
-{
-}
-
-FIXTURE_TEARDOWN(slow)
-{
-}
-
 TEST_F_TIMEOUT(slow, table_memory_follows_slots, 120)
 {
 	int rounds = slow_rig() ? 48 : 64;
