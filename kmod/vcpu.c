@@ -86,7 +86,8 @@ static int vmx_vcpu_handle_work(struct vmx_vcpu *vcpu)
 /*
  * The last steps of both backends before the world switch: guest FPU in,
  * IRQs off, the vCPU marked in guest mode, then a last look for work
- * that must not wait (a signal, a reschedule, return-to-user work).
+ * that must not wait (a signal or a reschedule; task work added meanwhile
+ * kicks the CPU out of the guest, and vmx_vcpu_handle_work() sees it).
  * False, with all of it undone, when the entry is abandoned: the backend
  * returns 1 and the run loop does that work.
  */
