@@ -80,6 +80,17 @@ int libvmx_vm_get_info(struct libvmx_vm *vm, struct vmx_vm_info *info);
 /* ---- guest memory ---- */
 
 /*
+ * struct libvmx_guest_ram - guest RAM as the loaders and table builders
+ * see it: one block, guest-physical 0 to @size at host address @hva
+ * (what libvmx_vm_add_ram() gives for a slot at GPA 0).  They write only
+ * inside it and fail with -ENOSPC or -EFAULT rather than go past it.
+ */
+struct libvmx_guest_ram {
+	void *hva;
+	uint64_t size;
+};
+
+/*
  * libvmx_vm_add_ram() - allocate @size bytes of anonymous memory and map
  * it at guest-physical @gpa as slot @slot.
  * @flags: VMX_MEM_* flags of the slot.
