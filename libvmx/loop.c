@@ -183,11 +183,31 @@ static int lv_loop_dispatch(struct lv_loop_ctx *c, struct vmx_run *run)
 	return run->exit_reason ? (int)run->exit_reason : VMX_EXIT_INTR;
 }
 
+static const struct libvmx_exit_ops lv_no_ops;
+
+/* What the assist needs comes with the exits that need it. */
+static void lv_loop_want_decode_regs(struct libvmx_vcpu *vcpu)
+{
+	if (vcpu->sync)
+		vcpu->run->sync_want |= VMX_SYNC_ON_DECODE;
+}
+
+int libvmx_vcpu_dispatch(struct libvmx_vcpu *vcpu,
+			 const struct libvmx_exit_ops *ops, void *opaque)
+{
+	struct lv_loop_ctx c = { .vcpu = vcpu, .ops = ops ? ops : &lv_no_ops,
+				 .opaque = opaque };
+
+	if (!vcpu)
+		return -EINVAL;
+	lv_loop_want_decode_regs(vcpu);
+	return lv_loop_dispatch(&c, vcpu->run);
+}
+
 int libvmx_vcpu_loop(struct libvmx_vcpu *vcpu, const struct libvmx_exit_ops *ops,
 		     void *opaque)
 {
-	static const struct libvmx_exit_ops no_ops;
-	struct lv_loop_ctx c = { .vcpu = vcpu, .ops = ops ? ops : &no_ops,
+	struct lv_loop_ctx c = { .vcpu = vcpu, .ops = ops ? ops : &lv_no_ops,
 				 .opaque = opaque };
 	struct vmx_run *run;
 	int ret;
@@ -195,9 +215,7 @@ int libvmx_vcpu_loop(struct libvmx_vcpu *vcpu, const struct libvmx_exit_ops *ops
 	if (!vcpu)
 		return -EINVAL;
 	run = vcpu->run;
-	/* What the assist needs comes with the exits that need it. */
-	if (vcpu->sync)
-		run->sync_want |= VMX_SYNC_ON_DECODE;
+	lv_loop_want_decode_regs(vcpu);
 	for (;;) {
 		ret = libvmx_vcpu_run(vcpu);
 		/* A signal: INTR is an exit like the others. */

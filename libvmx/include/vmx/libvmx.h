@@ -309,6 +309,16 @@ struct libvmx_exit_ops {
 int libvmx_vcpu_loop(struct libvmx_vcpu *vcpu,
 		     const struct libvmx_exit_ops *ops, void *opaque);
 
+/*
+ * libvmx_vcpu_dispatch() - handle the one exit now in @vcpu's run area,
+ * as libvmx_vcpu_loop() does after each VMX_RUN, for a VMM that keeps its
+ * own loop (to inject interrupts or wait between runs): call it after
+ * each libvmx_vcpu_run() that returned 0, or -EINTR with VMX_EXIT_INTR.
+ * Returns 0 (run on), or what a callback returned, or -errno.
+ */
+int libvmx_vcpu_dispatch(struct libvmx_vcpu *vcpu,
+			 const struct libvmx_exit_ops *ops, void *opaque);
+
 #ifdef __cplusplus
 }
 #endif
