@@ -110,6 +110,10 @@ build_initramfs() {
 	install -m 755 "$top/scripts/guest-init.sh" "$root/init"
 	cp "$kobj/kmod/vmx.ko" "$root/lib/modules/"
 	cp "$kobj/modules/vmx_hog.ko" "$root/lib/modules/"
+	# QEMU only: see selftests/modules/vmx_rig_pin.c.
+	if [ "$rig" = svm ]; then
+		cp "$kobj/modules/vmx_rig_pin.ko" "$root/lib/modules/"
+	fi
 	add_kvm_modules "$root"
 	# VMX_TESTS="a_test b_test" narrows a run down while debugging.
 	if [ "$mode" = fuzz ]; then
@@ -142,6 +146,17 @@ build_initramfs() {
 	fi
 	if [ -x "$top/build/examples/hello" ]; then
 		cp "$top/build/examples/hello" "$root/examples/"
+	fi
+	# vmxrun and what it boots: the rig's own kernel with a small
+	# initramfs (scripts/l2-initramfs.sh) and the multiboot test kernel.
+	if [ -x "$top/build/tools/vmxrun" ]; then
+		cp "$top/build/tools/vmxrun" "$root/examples/"
+		mkdir -p "$root/guest"
+		cp "$kdir/vmlinuz" "$root/guest/vmlinuz"
+		bash "$top/scripts/l2-initramfs.sh" "$kver" "$root/guest/initrd.img"
+		if [ -f "$top/build/guests/mbtest.elf" ]; then
+			cp "$top/build/guests/mbtest.elf" "$root/guest/"
+		fi
 	fi
 	# vmxstat for stats_test (found as ../examples/vmxstat from /tests).
 	[ -x "$top/build/tools/vmxstat" ] && cp "$top/build/tools/vmxstat" "$root/examples/"
@@ -251,7 +266,7 @@ main() {
 	if [ "$mode" = demo ]; then
 		grep -ao '@@vmx guest-up.*' "$serial" | sed 's/^@@vmx /guest: /' || true
 		grep -a -m1 'vmx: .* backend enabled' "$serial" || true
-		sed -n '/@@vmx begin demo/,/@@vmx end demo/p' "$serial" | grep -av '^@@vmx'
+		sed -n '/@@vmx begin hello/,/@@vmx end demo/p' "$serial" | grep -av '^@@'
 		grep -q '@@vmx end demo rc=0' "$serial"
 		return
 	fi
