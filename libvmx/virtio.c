@@ -184,8 +184,9 @@ static uint16_t load16(const volatile uint16_t *p)
 static void vq_used_event_set(struct virtq *vq, uint16_t val)
 {
 	/* avail_event: the u16 right after the used ring's entries. */
-	__atomic_store_n((uint16_t *)&vq->used->ring[vq->num], val,
-			 __ATOMIC_RELAXED);
+	uint16_t *avail_event = (uint16_t *)((char *)vq->used + 4 + 8 * vq->num);
+
+	__atomic_store_n(avail_event, val, __ATOMIC_RELAXED);
 }
 
 /* Walk the chain starting at @head into @elem; false on a guest error. */

@@ -195,7 +195,7 @@ int libvmx_virtio_blk_create(const struct libvmx_virtio_env *env, int fd,
 	int ret;
 
 	_Static_assert(sizeof(cfg) <= VIRTIO_CONFIG_MAX, "config space");
-	if (!env || !out || fd < 0)
+	if (!env || !env->gpa_to_hva || !out || fd < 0)
 		return -EINVAL;
 	ret = blk_size(fd, &size);
 	if (ret)

@@ -177,7 +177,7 @@ int libvmx_virtio_net_create(const struct libvmx_virtio_env *env, int tap_fd,
 	struct net *net;
 	int ret;
 
-	if (!env || !mac || !out)
+	if (!env || !env->gpa_to_hva || !mac || !out)
 		return -EINVAL;
 	if (tap_fd >= 0) {
 		int hdr_size = NET_HDR_SIZE;
