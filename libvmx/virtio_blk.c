@@ -83,8 +83,9 @@ static uint8_t blk_data(struct blk *blk, const struct vq_elem *e, uint32_t type,
 				    blk->data, VQ_NUM_MAX);
 	if (blk_rw(blk->fd, blk->data, cnt, sector * BLK_SECTOR, write))
 		return VIRTIO_BLK_S_IOERR;
+	/* The used length is 32 bits; only a >4 GiB request reaches the cap. */
 	if (!write)
-		*written += len;
+		*written = len > UINT32_MAX - 1 ? UINT32_MAX - 1 : len;
 	return VIRTIO_BLK_S_OK;
 }
 

@@ -297,6 +297,8 @@ static int blk_req(struct drv *d, uint32_t type, uint64_t sector, uint64_t data,
 
 #define ALL_FEATURES	(~0ull)
 
+static int check_broken(struct drv *d);
+
 TEST(transport_registers)
 {
 	int fd = tmp_image(64 * 1024 + 100);
@@ -1036,6 +1038,116 @@ TEST(hostile_net_tx_loop_and_rx_out_of_ram)
 	drv_free(d);
 	close(sv[0]);
 	close(sv[1]);
+}
+
+/* 254 data segments (seg_max) through one indirect table of 256. */
+TEST(blk_seg_max_indirect)
+{
+	int fd = tmp_image(1 << 20);
+	struct drv *d;
+	struct seg s[257];
+	uint64_t hdr, st, data;
+	struct virtio_blk_outhdr *h;
+	uint8_t file[512];
+	uint16_t head;
+
+	ASSERT_GE(fd, 0);
+	d = blk_setup(fd, false, ALL_FEATURES);
+	ASSERT_NE(NULL, d);
+	hdr = galloc(d, 16);
+	st = galloc(d, 1);
+	data = galloc(d, 255 * 512);
+	h = (void *)(d->mem + hdr);
+	h->type = VIRTIO_BLK_T_IN;
+	h->sector = 10;
+	s[0] = (struct seg){ hdr, 16, false };
+	for (int i = 0; i < 254; i++)
+		s[1 + i] = (struct seg){ data + i * 512, 512, true };
+	s[255] = (struct seg){ st, 1, true };
+	d->mem[st] = 0xff;
+	head = post(d, 0, s, 256, true);
+	EXPECT_EQ(1, used(d, 0)->idx);
+	EXPECT_EQ(head, used(d, 0)->ring[0].id);
+	EXPECT_EQ(254 * 512 + 1, used(d, 0)->ring[0].len);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, d->mem[st]);
+	ASSERT_EQ(512, pread(fd, file, 512, (10 + 253) * 512));
+	EXPECT_EQ(0, memcmp(file, d->mem + data + 253 * 512, 512));
+	/* One more segment: 257 descriptors, longer than the queue. */
+	for (int i = 0; i < 255; i++)
+		s[1 + i] = (struct seg){ data + i * 512, 512, true };
+	s[256] = (struct seg){ st, 1, true };
+	post(d, 0, s, 257, true);
+	EXPECT_EQ(1, used(d, 0)->idx);
+	EXPECT_EQ(0, check_broken(d));
+	drv_free(d);
+	close(fd);
+}
+
+/* Buffers made available before DRIVER_OK are served when it comes. */
+TEST(blk_posted_before_driver_ok)
+{
+	int fd = tmp_image(64 * 1024);
+	struct drv *d = drv_new();
+	uint64_t hdr, st;
+	struct virtio_blk_outhdr *h;
+	struct seg s[2];
+
+	ASSERT_GE(fd, 0);
+	ASSERT_EQ(0, libvmx_virtio_blk_create(&d->env, fd, false, &d->dev));
+	ASSERT_TRUE(drv_negotiate(d, dev_features(d)) &
+		    VIRTIO_CONFIG_S_FEATURES_OK);
+	drv_queue(d, 0, 16);
+	hdr = galloc(d, 16);
+	st = galloc(d, 1);
+	h = (void *)(d->mem + hdr);
+	h->type = VIRTIO_BLK_T_FLUSH;
+	d->mem[st] = 0xff;
+	s[0] = (struct seg){ hdr, 16, false };
+	s[1] = (struct seg){ st, 1, true };
+	post(d, 0, s, 2, false);
+	/* The kick before DRIVER_OK did nothing. */
+	EXPECT_EQ(0, used(d, 0)->idx);
+	EXPECT_EQ(0, d->irq_calls);
+	wr(d, VIRTIO_MMIO_STATUS, 0xf);
+	EXPECT_EQ(1, used(d, 0)->idx);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, d->mem[st]);
+	EXPECT_EQ(1, d->irq_level);
+	drv_free(d);
+	close(fd);
+}
+
+/* The line moves only on transitions; both causes need acking. */
+TEST(interrupt_levels)
+{
+	struct hostile h;
+	uint64_t buf;
+
+	ASSERT_EQ(0, hostile_setup(&h, ALL_FEATURES, 256));
+	buf = galloc(h.d, 512);
+	EXPECT_EQ(VIRTIO_BLK_S_OK, blk_req(h.d, VIRTIO_BLK_T_IN, 0, buf, 512,
+					   false, NULL));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, blk_req(h.d, VIRTIO_BLK_T_IN, 0, buf, 512,
+					   false, NULL));
+	EXPECT_EQ(1, h.d->irq_calls);
+	EXPECT_EQ(1, h.d->irq_level);
+	/* Acking nothing that is set changes nothing. */
+	wr(h.d, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	EXPECT_EQ(1, h.d->irq_calls);
+	/* A guest error adds the config bit while the line is up. */
+	h.d->q[0].next_desc = 100;
+	set_desc(desc(h.d, 0, 100), h.hdr, 16, F, 100);
+	publish(h.d, 0, 100);
+	kick(h.d, 0);
+	EXPECT_EQ(VIRTIO_MMIO_INT_VRING | VIRTIO_MMIO_INT_CONFIG,
+		  rd(h.d, VIRTIO_MMIO_INTERRUPT_STATUS));
+	EXPECT_EQ(1, h.d->irq_calls);
+	wr(h.d, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_VRING);
+	EXPECT_EQ(1, h.d->irq_level);
+	wr(h.d, VIRTIO_MMIO_INTERRUPT_ACK, VIRTIO_MMIO_INT_CONFIG);
+	EXPECT_EQ(0, h.d->irq_level);
+	EXPECT_EQ(2, h.d->irq_calls);
+	EXPECT_TRUE(libvmx_virtio_broken(h.d->dev));
+	hostile_done(&h);
 }
 
 TEST(create_arguments)
