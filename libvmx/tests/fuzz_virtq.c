@@ -1,8 +1,8 @@
 // SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * libFuzzer target for the virtio-mmio transport and split virtqueues:
- * a block device on a 64 KiB memfd image and a network device without a
- * backend.
+ * a block device on a 64 KiB memfd image, a network device without a
+ * backend, and one whose "tap" is a datagram socketpair.
  *
  * Input: a header (device, queue size, driver features, register
  * operations) followed by the first bytes of a 64 KiB guest RAM that
@@ -25,6 +25,7 @@
 #include <string.h>
 #include <unistd.h>
 #include <sys/mman.h>
+#include <sys/socket.h>
 #include <linux/virtio_blk.h>
 #include <linux/virtio_config.h>
 #include <linux/virtio_mmio.h>
@@ -41,21 +42,23 @@
 #define USED(q)		(0x200 * (q) + 0x140)
 
 struct fuzz_op {
-	uint8_t kind;		/* 0 write, 1 read, 2 notify, 3 config read */
+	uint8_t kind;		/* 0 write, 1 read, 2 notify, 3 config, 4 frame + rx */
 	uint8_t reg;		/* offset / 4, or config offset */
 	uint32_t val;
 } __attribute__((packed));
 
 struct fuzz_hdr {
-	uint8_t dev;		/* bit 0: net; bit 1: skip DRIVER_OK */
+	uint8_t dev;		/* bit 0: net; 1: skip DRIVER_OK; 2: ro; 3: tap */
 	uint8_t num_log2;	/* queue size 1 << (num_log2 % 5) */
 	uint64_t features;	/* ANDed with the device's */
 	uint8_t nops;
 	struct fuzz_op op[8];
+	uint16_t frame_len;	/* of the frames sent to the net device */
 } __attribute__((packed));
 
 static uint8_t *ram;
 static int img = -1;
+static int sp[2] = { -1, -1 };
 static int irq_level;
 
 static void *f_gpa(void *opaque, uint64_t gpa, uint64_t len)
@@ -131,11 +134,30 @@ static void init(struct libvmx_virtio_dev *dev, const struct fuzz_hdr *h,
 		wr(dev, VIRTIO_MMIO_STATUS, 0xf);
 }
 
-static void run_op(struct libvmx_virtio_dev *dev, const struct fuzz_op *op)
+/* A frame arrives on the socketpair "tap", taken from guest RAM's end. */
+static void send_frame(const struct fuzz_hdr *h)
+{
+	if (sp[1] >= 0)
+		send(sp[1], ram + RAM_SIZE - 0x1000, h->frame_len % 0x1000,
+		     MSG_DONTWAIT);
+}
+
+static void drain(int fd)
+{
+	char buf[64];
+
+	for (int i = 0; i < 64; i++)
+		if (recv(fd, buf, sizeof(buf), MSG_DONTWAIT) < 0)
+			break;
+}
+
+static void run_op(struct libvmx_virtio_dev *dev, const struct fuzz_hdr *h,
+		   const struct fuzz_op *op)
 {
 	uint64_t v = 0;
+	int ret;
 
-	switch (op->kind % 4) {
+	switch (op->kind % 5) {
 	case 0:
 		wr(dev, (op->reg * 4) % 0x100, op->val);
 		break;
@@ -148,6 +170,13 @@ static void run_op(struct libvmx_virtio_dev *dev, const struct fuzz_op *op)
 	case 3:
 		libvmx_virtio_mmio(dev, 0x100 + op->reg, &v, 1 << (op->val % 4),
 				   op->val & 0x100);
+		break;
+	case 4:
+		send_frame(h);
+		ret = libvmx_virtio_net_rx(dev);
+		if (ret < -ENOBUFS || (ret < 0 && ret != -ENOBUFS &&
+				       ret != -EINVAL) || ret > 256)
+			__builtin_trap();
 		break;
 	}
 }
@@ -190,12 +219,13 @@ static void write_seed(const char *dir, const char *name, int type, bool net,
 	char path[4096];
 	FILE *f;
 
-	h->dev = net;
+	h->dev = net ? 1 | (type & 8) : 0;
 	h->num_log2 = 3;
 	h->features = ~0ull >> 1;
 	h->nops = 1;
 	h->op[0].kind = 2;
 	h->op[0].val = net;
+	h->frame_len = 12 + 60;
 	if (net) {
 		put_desc(m, 1, 0, 0x800, 12 + 60, 0, 0);
 		put_avail(m, 1, 1, 0);
@@ -238,6 +268,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		write_seed(dir, "seed-blk-id", VIRTIO_BLK_T_GET_ID, false, false);
 		write_seed(dir, "seed-blk-flush", VIRTIO_BLK_T_FLUSH, false, false);
 		write_seed(dir, "seed-net", 0, true, false);
+		write_seed(dir, "seed-net-tap", 8, true, false);
 	}
 	return 0;
 }
@@ -253,7 +284,9 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	if (img < 0)
 		img = open_image();
-	if (img < 0)
+	if (sp[0] < 0 && socketpair(AF_UNIX, SOCK_DGRAM, 0, sp))
+		sp[0] = sp[1] = -1;
+	if (img < 0 || sp[0] < 0)
 		return 0;
 	memcpy(&h, data, size < sizeof(h) ? size : sizeof(h));
 	data += size < sizeof(h) ? size : sizeof(h);
@@ -262,23 +295,28 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(ram, data, size < RAM_SIZE ? size : RAM_SIZE);
 	irq_level = 0;
 	net = h.dev & 1;
-	ret = net ? libvmx_virtio_net_create(&env, -1, mac, &dev) :
+	ret = net ? libvmx_virtio_net_create(&env, h.dev & 8 ? sp[0] : -1,
+					     mac, &dev) :
 		    libvmx_virtio_blk_create(&env, img, h.dev & 4, &dev);
 	if (ret)
 		__builtin_trap();
+	if (net && (h.dev & 8))
+		send_frame(&h);
 	init(dev, &h, net ? 2 : 1);
 	check(dev);
 	for (unsigned int q = 0; q < 2; q++)
 		wr(dev, VIRTIO_MMIO_QUEUE_NOTIFY, q);
 	check(dev);
 	for (unsigned int i = 0; i < h.nops % 9; i++) {
-		run_op(dev, &h.op[i]);
+		run_op(dev, &h, &h.op[i]);
 		check(dev);
 	}
 	for (unsigned int q = 0; q < 2; q++)
 		wr(dev, VIRTIO_MMIO_QUEUE_NOTIFY, q);
 	check(dev);
 	libvmx_virtio_destroy(dev);
+	drain(sp[0]);
+	drain(sp[1]);
 	free(ram);
 	return 0;
 }
