@@ -1150,6 +1150,97 @@ TEST(interrupt_levels)
 	hostile_done(&h);
 }
 
+/* The image refuses the I/O: IOERR for that request, the device goes on. */
+TEST(blk_host_io_error)
+{
+	char name[] = "/tmp/virtio_test.XXXXXX";
+	int wfd = mkstemp(name), fd;
+	struct drv *d;
+	uint64_t buf;
+
+	ASSERT_GE(wfd, 0);
+	ASSERT_EQ(0, ftruncate(wfd, 64 * 1024));
+	fd = open(name, O_RDONLY);
+	unlink(name);
+	ASSERT_GE(fd, 0);
+	d = blk_setup(fd, false, ALL_FEATURES);
+	ASSERT_NE(NULL, d);
+	buf = galloc(d, 512);
+	EXPECT_EQ(VIRTIO_BLK_S_IOERR, blk_req(d, VIRTIO_BLK_T_OUT, 1, buf, 512,
+					      false, NULL));
+	EXPECT_EQ(VIRTIO_BLK_S_OK, blk_req(d, VIRTIO_BLK_T_IN, 1, buf, 512,
+					   false, NULL));
+	EXPECT_FALSE(libvmx_virtio_broken(d->dev));
+	drv_free(d);
+	close(fd);
+	close(wfd);
+}
+
+/* A pipe is no disk image. */
+TEST(blk_create_refuses_pipe)
+{
+	struct drv *d = drv_new();
+	int p[2];
+
+	ASSERT_EQ(0, pipe(p));
+	EXPECT_EQ(-EINVAL, libvmx_virtio_blk_create(&d->env, p[0], false,
+						    &d->dev));
+	EXPECT_EQ(NULL, d->dev);
+	drv_free(d);
+	close(p[0]);
+	close(p[1]);
+}
+
+/* GET_ID into a device-readable buffer is a guest error too. */
+TEST(hostile_get_id_into_readable)
+{
+	struct hostile h;
+	struct virtio_blk_outhdr *oh;
+
+	ASSERT_EQ(0, hostile_setup(&h, ALL_FEATURES, 256));
+	oh = (void *)(h.d->mem + h.hdr);
+	oh->type = VIRTIO_BLK_T_GET_ID;
+	set_desc(desc(h.d, 0, 0), h.hdr, 16, F, 1);
+	set_desc(desc(h.d, 0, 1), h.data, 20, F, 2);
+	set_desc(desc(h.d, 0, 2), h.st, 1, W, 0);
+	EXPECT_EQ(0, hostile_run(&h));
+	/* Nothing was written into the readable buffer. */
+	for (int i = 0; i < 20; i++)
+		EXPECT_EQ(0, h.d->mem[h.data + i]);
+	hostile_done(&h);
+}
+
+/* EVENT_IDX on the receive queue: avail_event asks for the next kick. */
+TEST(net_rx_event_idx)
+{
+	int sv[2];
+	struct drv *d;
+	uint8_t frame[12 + 60] = { 0 };
+	uint16_t ev;
+	struct seg s;
+
+	ASSERT_EQ(0, socketpair(AF_UNIX, SOCK_DGRAM, 0, sv));
+	d = net_setup(sv[0], ALL_FEATURES);
+	ASSERT_NE(NULL, d);
+	s = (struct seg){ galloc(d, 1526), 1526, true };
+	post(d, 0, &s, 1, false);
+	post(d, 0, &s, 1, false);
+	send(sv[1], frame, sizeof(frame), 0);
+	EXPECT_EQ(1, libvmx_virtio_net_rx(d->dev));
+	send(sv[1], frame, sizeof(frame), 0);
+	send(sv[1], frame, sizeof(frame), 0);
+	EXPECT_EQ(1, libvmx_virtio_net_rx(d->dev));
+	memcpy(&ev, d->mem + d->q[0].used + 4 + 8 * 256, 2);
+	EXPECT_EQ(2, ev);
+	EXPECT_EQ(2, used(d, 0)->idx);
+	/* The third frame waits for the buffer the guest posts next. */
+	post(d, 0, &s, 1, false);
+	EXPECT_EQ(3, used(d, 0)->idx);
+	drv_free(d);
+	close(sv[0]);
+	close(sv[1]);
+}
+
 TEST(create_arguments)
 {
 	struct libvmx_virtio_env env = { 0 };
