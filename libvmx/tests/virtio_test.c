@@ -853,10 +853,12 @@ HOSTILE(address_len_overflow, ALL_FEATURES, 256,
 	set_desc(desc(d, 0, 2), h.st, 1, W, 0);
 )
 
+/* An OUT request that would be well-formed if the order did not matter. */
 HOSTILE(readable_after_writable, ALL_FEATURES, 256,
+	((struct virtio_blk_outhdr *)(d->mem + h.hdr))->type = VIRTIO_BLK_T_OUT;
 	set_desc(desc(d, 0, 0), h.hdr, 16, F, 1);
-	set_desc(desc(d, 0, 1), h.data, 512, F | W, 2);
-	set_desc(desc(d, 0, 2), h.st, 1, 0, 0);
+	set_desc(desc(d, 0, 1), h.st, 1, F | W, 2);
+	set_desc(desc(d, 0, 2), h.data, 512, 0, 0);
 )
 
 /* An IN request whose data buffer is device-readable. */
