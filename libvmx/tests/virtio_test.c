@@ -1243,6 +1243,39 @@ TEST(net_rx_event_idx)
 	close(sv[1]);
 }
 
+TEST(rng_fills_buffers)
+{
+	struct drv *d = drv_new();
+	uint64_t a, b;
+	struct seg s[2];
+	int nonzero = 0;
+	uint32_t v = 1;
+
+	ASSERT_EQ(0, libvmx_virtio_rng_create(&d->env, &d->dev));
+	EXPECT_EQ(4, rd(d, VIRTIO_MMIO_DEVICE_ID));
+	EXPECT_EQ(-EINVAL, libvmx_virtio_mmio(d->dev, 0x100, &v, 4, false));
+	ASSERT_EQ(0, drv_init(d, ALL_FEATURES, 1, 64));
+	a = galloc(d, 64);
+	b = galloc(d, 200000);
+	s[0] = (struct seg){ a, 64, true };
+	s[1] = (struct seg){ b, 200000, true };
+	post(d, 0, s, 2, false);
+	EXPECT_EQ(1, used(d, 0)->idx);
+	/* Capped at 64 KiB per request. */
+	EXPECT_EQ(65536, used(d, 0)->ring[0].len);
+	for (int i = 0; i < 64; i++)
+		nonzero += d->mem[a + i] != 0;
+	EXPECT_GT(nonzero, 32);
+	EXPECT_EQ(0, d->mem[b + 65536 - 64]);
+	EXPECT_EQ(1, d->irq_level);
+	/* The shared queue code guards it like the others. */
+	set_desc(desc(d, 0, 5), a, 64, VRING_DESC_F_NEXT | VRING_DESC_F_WRITE, 5);
+	publish(d, 0, 5);
+	kick(d, 0);
+	EXPECT_TRUE(libvmx_virtio_broken(d->dev));
+	drv_free(d);
+}
+
 TEST(create_arguments)
 {
 	struct libvmx_virtio_env env = { 0 };

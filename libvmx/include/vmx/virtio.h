@@ -22,7 +22,8 @@
  *
  * Feature bits offered: VIRTIO_F_VERSION_1, VIRTIO_RING_F_INDIRECT_DESC,
  * VIRTIO_RING_F_EVENT_IDX; block: VIRTIO_BLK_F_SEG_MAX, _BLK_SIZE, _FLUSH
- * (and _RO when read-only); network: VIRTIO_NET_F_MAC, _STATUS.
+ * (and _RO when read-only); network: VIRTIO_NET_F_MAC, _STATUS; entropy:
+ * none of its own.
  * VendorID is LIBVMX_VIRTIO_VENDOR_ID.  Queue size: up to
  * LIBVMX_VIRTIO_QUEUE_MAX descriptors.
  */
@@ -116,6 +117,13 @@ int libvmx_virtio_net_create(const struct libvmx_virtio_env *env, int tap_fd, co
  * Frames that do not fit in one receive buffer are dropped.
  */
 int libvmx_virtio_net_rx(struct libvmx_virtio_dev *dev);
+
+/*
+ * libvmx_virtio_rng_create() - entropy device (virtio-rng, DeviceID 4):
+ * the guest's buffers are filled from getrandom(2), at most 64 KiB per
+ * request.  No config space.  Errors: -EINVAL, -ENOMEM.
+ */
+int libvmx_virtio_rng_create(const struct libvmx_virtio_env *env, struct libvmx_virtio_dev **out);
 
 /*
  * libvmx_virtio_broken() - true once the device hit a guest error (bad
