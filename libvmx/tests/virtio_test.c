@@ -11,6 +11,9 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <pthread.h>
+#include <sched.h>
+#include <time.h>
 #include <unistd.h>
 #include <sys/socket.h>
 #include <linux/virtio_blk.h>
@@ -1274,6 +1277,82 @@ TEST(rng_fills_buffers)
 	kick(d, 0);
 	EXPECT_TRUE(libvmx_virtio_broken(d->dev));
 	drv_free(d);
+}
+
+static long now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+struct scribbler {
+	struct drv *d;
+	volatile int stop;
+	volatile unsigned long writes;
+};
+
+/* A second "vCPU" that rewrites descriptors and avail entries at random. */
+static void *scribble(void *arg)
+{
+	struct scribbler *sc = arg;
+	uint32_t x = 12345;
+
+	while (!sc->stop) {
+		x = x * 1103515245 + 12345;
+		if (x & 0x100)
+			((volatile uint8_t *)sc->d->mem)[sc->d->q[0].desc +
+							 (x >> 8) % (16 * 8)] = x >> 24;
+		else
+			((volatile uint8_t *)sc->d->mem)[sc->d->q[0].avail + 4 +
+							 (x >> 8) % 16] = x >> 24;
+		sc->writes++;
+	}
+	return NULL;
+}
+
+/* Rings changing under the device: requests may fail, nothing else. */
+TEST(hostile_concurrent_rewrites)
+{
+	int fd = tmp_image(64 * 1024);
+	struct scribbler sc = { 0 };
+	pthread_t t;
+	struct drv *d;
+	int rounds = 0, broken = 0;
+	long start = now_ms();
+
+	ASSERT_GE(fd, 0);
+	d = drv_new();
+	ASSERT_EQ(0, libvmx_virtio_blk_create(&d->env, fd, false, &d->dev));
+	sc.d = d;
+	/* The ring addresses are the same at every init: set them first. */
+	ASSERT_EQ(0, drv_init(d, ALL_FEATURES, 1, 8));
+	ASSERT_EQ(0, pthread_create(&t, NULL, scribble, &sc));
+	while (!sc.writes)
+		sched_yield();
+	/* At least 2000 requests and 300 ms of them, whichever is longer. */
+	for (int i = 0; i < 2000 || now_ms() - start < 300; i++) {
+		uint64_t buf;
+
+		if (libvmx_virtio_broken(d->dev)) {
+			broken++;
+			ASSERT_EQ(0, drv_init(d, ALL_FEATURES, 1, 8));
+			d->data = DATA_BASE;
+		}
+		rounds++;
+		buf = galloc(d, 512);
+		blk_req(d, VIRTIO_BLK_T_IN, i % 128, buf, 512, i & 1, NULL);
+		d->data = DATA_BASE;
+	}
+	sc.stop = 1;
+	pthread_join(t, NULL);
+	/* Scribbled addresses were asked for and refused, never used. */
+	TH_LOG("%d rounds, broke %d times, %d addresses refused", rounds,
+	       broken, d->bad_gpa);
+	EXPECT_GE(rounds, 2000);
+	drv_free(d);
+	close(fd);
 }
 
 TEST(create_arguments)
