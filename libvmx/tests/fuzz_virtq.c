@@ -2,7 +2,7 @@
 /*
  * libFuzzer target for the virtio-mmio transport and split virtqueues:
  * a block device on a 64 KiB memfd image, a network device without a
- * backend, and one whose "tap" is a datagram socketpair.
+ * backend, one whose "tap" is a datagram socketpair, and an entropy device.
  *
  * Input: a header (device, queue size, driver features, register
  * operations) followed by the first bytes of a 64 KiB guest RAM that
@@ -48,7 +48,7 @@ struct fuzz_op {
 } __attribute__((packed));
 
 struct fuzz_hdr {
-	uint8_t dev;		/* bit 0: net; 1: skip DRIVER_OK; 2: ro; 3: tap */
+	uint8_t dev;		/* bit 0: net; 1: skip DRIVER_OK; 2: ro; 3: tap; 4: rng */
 	uint8_t num_log2;	/* queue size 1 << (num_log2 % 5) */
 	uint64_t features;	/* ANDed with the device's */
 	uint8_t nops;
@@ -219,7 +219,7 @@ static void write_seed(const char *dir, const char *name, int type, bool net,
 	char path[4096];
 	FILE *f;
 
-	h->dev = net ? 1 | (type & 8) : 0;
+	h->dev = net ? 1 | (type & 8) : type & 16;
 	h->num_log2 = 3;
 	h->features = ~0ull >> 1;
 	h->nops = 1;
@@ -269,6 +269,7 @@ int LLVMFuzzerInitialize(int *argc, char ***argv)
 		write_seed(dir, "seed-blk-flush", VIRTIO_BLK_T_FLUSH, false, false);
 		write_seed(dir, "seed-net", 0, true, false);
 		write_seed(dir, "seed-net-tap", 8, true, false);
+		write_seed(dir, "seed-rng", 16, false, false);
 	}
 	return 0;
 }
@@ -295,9 +296,13 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	memcpy(ram, data, size < RAM_SIZE ? size : RAM_SIZE);
 	irq_level = 0;
 	net = h.dev & 1;
-	ret = net ? libvmx_virtio_net_create(&env, h.dev & 8 ? sp[0] : -1,
-					     mac, &dev) :
-		    libvmx_virtio_blk_create(&env, img, h.dev & 4, &dev);
+	if (net)
+		ret = libvmx_virtio_net_create(&env, h.dev & 8 ? sp[0] : -1,
+					       mac, &dev);
+	else if (h.dev & 16)
+		ret = libvmx_virtio_rng_create(&env, &dev);
+	else
+		ret = libvmx_virtio_blk_create(&env, img, h.dev & 4, &dev);
 	if (ret)
 		__builtin_trap();
 	if (net && (h.dev & 8))
