@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * virtio-mmio transport (virtio 1.2 section 4.2, version 2 registers) and
  * the device side of split virtqueues (section 2.7).  The backends are
@@ -176,9 +176,10 @@ bad:
 	return -1;
 }
 
-static uint16_t load16(const volatile uint16_t *p)
+/* One read of a guest-shared field: the driver may change it any time. */
+static uint16_t load16(const uint16_t *p)
 {
-	return __atomic_load_n((const uint16_t *)p, __ATOMIC_RELAXED);
+	return __atomic_load_n(p, __ATOMIC_RELAXED);
 }
 
 static void vq_used_event_set(struct virtq *vq, uint16_t val)

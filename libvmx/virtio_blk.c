@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * virtio block device (virtio 1.2 section 5.2) on a raw image fd: one
  * request queue, requests served synchronously with preadv/pwritev.

@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * virtio network device (virtio 1.2 section 5.1): receive queue 0,
  * transmit queue 1, no control queue, no offloads.  Frames travel with

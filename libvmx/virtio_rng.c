@@ -1,4 +1,4 @@
-/* SPDX-License-Identifier: LGPL-2.1-or-later */
+// SPDX-License-Identifier: LGPL-2.1-or-later
 /*
  * virtio entropy device (virtio 1.2 section 5.4): one request queue whose
  * device-writable buffers are filled from getrandom(2).

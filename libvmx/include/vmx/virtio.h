@@ -44,7 +44,10 @@ extern "C" {
 /* QueueNumMax of every queue. */
 #define LIBVMX_VIRTIO_QUEUE_MAX		256
 
-/* Guest memory as the device sees it: host address of [gpa, gpa+len) if it is all RAM, else NULL. */
+/*
+ * Guest memory as the device sees it: host address of [gpa, gpa+len) if it
+ * is all RAM, else NULL.
+ */
 typedef void *(*libvmx_virtio_gpa_fn)(void *opaque, uint64_t gpa, uint64_t len);
 
 struct libvmx_virtio_env {
@@ -64,7 +67,8 @@ struct libvmx_virtio_dev;
  * ignores it / reads 0: @data is zeroed for such a read).
  * The irq callback may be called from inside (level changes only).
  */
-int libvmx_virtio_mmio(struct libvmx_virtio_dev *dev, uint64_t offset, void *data, unsigned int size, bool is_write);
+int libvmx_virtio_mmio(struct libvmx_virtio_dev *dev, uint64_t offset,
+		       void *data, unsigned int size, bool is_write);
 
 /* libvmx_virtio_destroy() - free @dev (NULL is allowed); fds stay open. */
 void libvmx_virtio_destroy(struct libvmx_virtio_dev *dev);
@@ -79,13 +83,15 @@ void libvmx_virtio_destroy(struct libvmx_virtio_dev *dev);
  * Errors: -EINVAL (NULL argument, no gpa_to_hva), -ENOMEM, or what
  * fstat(2)/ioctl(BLKGETSIZE64) give.
  */
-int libvmx_virtio_blk_create(const struct libvmx_virtio_env *env, int fd, bool readonly, struct libvmx_virtio_dev **out);
+int libvmx_virtio_blk_create(const struct libvmx_virtio_env *env, int fd,
+			     bool readonly, struct libvmx_virtio_dev **out);
 
 /*
  * libvmx_virtio_blk_set_serial() - the GET_ID string (at most 20 bytes
  * used).  Errors: -EINVAL (not a block device, NULL).
  */
-int libvmx_virtio_blk_set_serial(struct libvmx_virtio_dev *dev, const char *serial);
+int libvmx_virtio_blk_set_serial(struct libvmx_virtio_dev *dev,
+				 const char *serial);
 
 /*
  * libvmx_virtio_net_create() - network device.
@@ -99,7 +105,9 @@ int libvmx_virtio_blk_set_serial(struct libvmx_virtio_dev *dev, const char *seri
  * Errors: -EINVAL (NULL argument, no gpa_to_hva), -ENOMEM, or what
  * fcntl(2) gives.
  */
-int libvmx_virtio_net_create(const struct libvmx_virtio_env *env, int tap_fd, const uint8_t mac[6], struct libvmx_virtio_dev **out);
+int libvmx_virtio_net_create(const struct libvmx_virtio_env *env, int tap_fd,
+			     const uint8_t mac[6],
+			     struct libvmx_virtio_dev **out);
 
 /*
  * libvmx_virtio_net_rx() - for a net device with a tap: the VMM calls
@@ -123,7 +131,8 @@ int libvmx_virtio_net_rx(struct libvmx_virtio_dev *dev);
  * the guest's buffers are filled from getrandom(2), at most 64 KiB per
  * request.  No config space.  Errors: -EINVAL, -ENOMEM.
  */
-int libvmx_virtio_rng_create(const struct libvmx_virtio_env *env, struct libvmx_virtio_dev **out);
+int libvmx_virtio_rng_create(const struct libvmx_virtio_env *env,
+			     struct libvmx_virtio_dev **out);
 
 /*
  * libvmx_virtio_broken() - true once the device hit a guest error (bad
