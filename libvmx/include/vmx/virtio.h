@@ -80,8 +80,9 @@ void libvmx_virtio_destroy(struct libvmx_virtio_dev *dev);
  * @readonly sets VIRTIO_BLK_F_RO (writes then fail with IOERR).
  * FLUSH requests call fdatasync(@fd).  GET_ID gives a serial
  * "vmx-<inode in hex>" (see libvmx_virtio_blk_set_serial()).
- * Errors: -EINVAL (NULL argument, no gpa_to_hva), -ENOMEM, or what
- * fstat(2)/ioctl(BLKGETSIZE64) give.
+ * Errors: -EINVAL (NULL argument, no gpa_to_hva, @fd neither a regular
+ * file nor a block device), -ENOMEM, or what fstat(2)/ioctl(BLKGETSIZE64)
+ * give.
  */
 int libvmx_virtio_blk_create(const struct libvmx_virtio_env *env, int fd,
 			     bool readonly, struct libvmx_virtio_dev **out);
