@@ -6,13 +6,15 @@
  *
  * The tables are built in two passes: the first only measures the DSDT (the
  * AML emitter counts without a buffer), the checks are done on the measured
- * size, and only then is guest RAM written.  So a failing call writes
+ * size, the AML is emitted into a scratch buffer, and only then is guest
+ * RAM written.  So a failing call writes
  * nothing, and a successful one never writes past @tables_max or RAM.
  */
 #include <errno.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "vmx/acpi.h"
@@ -117,6 +119,7 @@ struct aml {
 	uint8_t *buf;
 	size_t cap;
 	size_t len;
+	size_t peak;	/* the most ever used: PkgLengths shrink at close */
 	bool full;
 };
 
@@ -127,6 +130,8 @@ static void aml_put(struct aml *a, const void *p, size_t n)
 	else if (a->buf)
 		memcpy(a->buf + a->len, p, n);
 	a->len += n;
+	if (a->len > a->peak)
+		a->peak = a->len;
 }
 
 static void aml_byte(struct aml *a, uint8_t b)
@@ -529,6 +534,7 @@ static int check_config(const struct libvmx_acpi_config *cfg)
 
 struct layout {
 	uint64_t fadt, madt, dsdt, dsdt_len, total;
+	size_t aml_peak;	/* scratch needed to emit the AML */
 };
 
 static void plan(const struct libvmx_acpi_config *cfg, struct layout *l)
@@ -541,6 +547,7 @@ static void plan(const struct libvmx_acpi_config *cfg, struct layout *l)
 	l->dsdt = align8(l->madt + madt_len(cfg));
 	l->dsdt_len = SDT_HDR_LEN + a.len;
 	l->total = l->dsdt + l->dsdt_len;
+	l->aml_peak = a.peak;
 }
 
 long libvmx_acpi_tables_size(const struct libvmx_acpi_config *cfg)
@@ -580,15 +587,26 @@ int libvmx_acpi_build(const struct libvmx_guest_ram *ram, uint64_t rsdp_gpa, uin
 	if (rsdp_gpa < tables_gpa + l.total && tables_gpa < rsdp_gpa + RSDP_LEN)
 		return -EINVAL;
 
+	/*
+	 * The AML goes through a scratch buffer: a PkgLength is reserved at
+	 * its longest and shrunk at close, so the emitter briefly needs more
+	 * than the final size.
+	 */
+	a = (struct aml){ .buf = malloc(l.aml_peak ? l.aml_peak : 1), .cap = l.aml_peak };
+	if (!a.buf)
+		return -ENOMEM;
+	aml_dsdt_body(&a, cfg);
+	if (a.full || SDT_HDR_LEN + a.len != l.dsdt_len) {
+		free(a.buf);
+		return -EFAULT;		/* cannot happen: both passes emit the same */
+	}
+
 	base = (uint8_t *)ram->hva + tables_gpa;
 	memset(base, 0, l.total);
-
 	t = base + l.dsdt;
 	sdt_header(t, "DSDT", l.dsdt_len, 2);	/* revision 2: 64-bit integers */
-	a = (struct aml){ .buf = t + SDT_HDR_LEN, .cap = l.dsdt_len - SDT_HDR_LEN };
-	aml_dsdt_body(&a, cfg);
-	if (a.full || a.len != a.cap)
-		return -EFAULT;		/* cannot happen: both passes emit the same */
+	memcpy(t + SDT_HDR_LEN, a.buf, a.len);
+	free(a.buf);
 	sdt_finish(t);
 
 	build_madt(base + l.madt, cfg);
