@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 #include "vmx/acpi.h"
@@ -373,7 +374,7 @@ static int locate(const struct libvmx_guest_ram *ram, uint64_t rsdp_gpa, struct 
 		return -3;
 	x = rd64(t->fadt + 140);
 	d = rd32(t->fadt + 40);
-	if (d != x)
+	if (d != x && !(d == 0 && x > 0xffffffffull))
 		return -4;
 	t->dsdt = table_at(ram, x, "DSDT");
 	return t->dsdt ? 0 : -5;
@@ -811,6 +812,110 @@ TEST(too_many_virtio)
 	ASSERT_EQ(0, locate(&ram, RSDP_GPA, &t));
 	printf("# %u virtio devices fit in 0x%llx bytes; %u take %ld\n", fit, TABLES_MAX,
 	       LIBVMX_ACPI_MAX_VIRTIO, need);
+	free(ram.hva);
+}
+
+/* Tables above 4 GiB: the 32-bit DSDT pointer is 0, X_DSDT carries it. */
+TEST(tables_above_4g)
+{
+	const uint64_t size = 0x100000000ull + 0x100000;
+	struct libvmx_acpi_config cfg = std_cfg();
+	struct libvmx_guest_ram ram;
+	struct tables t;
+	void *p;
+
+	p = mmap(NULL, size, PROT_READ | PROT_WRITE,
+		 MAP_PRIVATE | MAP_ANONYMOUS | MAP_NORESERVE, -1, 0);
+	if (p == MAP_FAILED)
+		SKIP(return, "cannot reserve 4 GiB of address space");
+	ram = (struct libvmx_guest_ram){ .hva = p, .size = size };
+	ASSERT_EQ(0, libvmx_acpi_build(&ram, RSDP_GPA, 0x100000000ull, TABLES_MAX, &cfg));
+	ASSERT_EQ(0, locate(&ram, RSDP_GPA, &t));
+	EXPECT_EQ(0u, rd32(t.fadt + 40));
+	EXPECT_EQ(0x100000000ull, (uint64_t)(t.xsdt - (uint8_t *)p));
+	EXPECT_LT(0x100000000ull, rd64(t.fadt + 140));
+	munmap(p, size);
+}
+
+/* Random configurations: whatever is accepted parses back exactly. */
+TEST(random_configs)
+{
+	static struct libvmx_acpi_virtio v[64];
+	struct libvmx_guest_ram ram = new_ram(RAM_SIZE);
+	static struct parse ps;
+	struct libvmx_acpi_config cfg;
+	unsigned int seed = 12345;
+	const struct obj *o;
+	char path[64];
+	struct tables t;
+	struct res r;
+	int ret, built = 0;
+
+	ASSERT_NE(NULL, ram.hva);
+	for (int round = 0; round < 2000; round++) {
+		cfg = std_cfg();
+		cfg.nr_cpus = rand_r(&seed) % 258;
+		cfg.uart_port = rand_r(&seed) % 4 ? rand_r(&seed) & 0xffff : 0;
+		cfg.uart_gsi = rand_r(&seed) % 4 ? rand_r(&seed) % 24 : (uint32_t)rand_r(&seed) * 7;
+		cfg.sleep_port = rand_r(&seed);
+		cfg.reset_port = rand_r(&seed);
+		cfg.reset_value = rand_r(&seed);
+		cfg.ioapic_id = rand_r(&seed);
+		cfg.ioapic_gsi_base = rand_r(&seed) % 2 ? 0 : rand_r(&seed);
+		cfg.nr_virtio = rand_r(&seed) % 15;
+		for (unsigned int i = 0; i < cfg.nr_virtio; i++) {
+			v[i].addr = (uint64_t)rand_r(&seed) << (rand_r(&seed) % 64 ? 0 : 2);
+			v[i].size = rand_r(&seed) % 2 ? 0x200 : rand_r(&seed);
+			v[i].gsi = rand_r(&seed) % 2 ? 5 + i : (uint32_t)rand_r(&seed) * 3;
+		}
+		cfg.virtio = v;
+		memset(ram.hva, CANARY, RAM_SIZE);
+		ret = libvmx_acpi_build(&ram, RSDP_GPA, TABLES_GPA, TABLES_MAX, &cfg);
+		if (ret) {
+			ASSERT_EQ(-EINVAL, ret);
+			continue;
+		}
+		built++;
+		ASSERT_GE(cfg.nr_cpus, 1u);
+		ASSERT_LE(cfg.nr_cpus, 255u);
+		ASSERT_EQ(0, locate(&ram, RSDP_GPA, &t));
+		ASSERT_EQ(44u + cfg.nr_cpus * 8 + 12, rd32(t.madt + 4));
+		ASSERT_EQ(cfg.ioapic_gsi_base, rd32(t.madt + 44 + cfg.nr_cpus * 8 + 8));
+		ASSERT_EQ(cfg.reset_port, rd64(t.fadt + 120));
+		ASSERT_EQ(cfg.reset_value, t.fadt[128]);
+		ASSERT_EQ(cfg.sleep_port + 1u, rd64(t.fadt + 260));
+		ASSERT_EQ(CANARY, ((uint8_t *)ram.hva)[TABLES_GPA + libvmx_acpi_tables_size(&cfg)]);
+		ASSERT_EQ(0, parse_dsdt(t.dsdt, &ps));
+		ASSERT_EQ((cfg.uart_port ? 1 : 0) + (int)cfg.nr_virtio, ps.nr_dev);
+		if (cfg.uart_port) {
+			o = find(&ps, "\\_SB_.COM1._CRS");
+			ASSERT_NE(NULL, o);
+			ASSERT_EQ(0, resources(o->buf, o->len, &r));
+			ASSERT_EQ(cfg.uart_port, r.io_min);
+			if (cfg.uart_gsi < 16) {
+				ASSERT_EQ(1u << cfg.uart_gsi, r.irq_mask);
+			} else {
+				ASSERT_EQ(cfg.uart_gsi, r.ext_irq);
+			}
+		}
+		for (unsigned int i = 0; i < cfg.nr_virtio; i++) {
+			snprintf(path, sizeof(path), "\\_SB_.V%03X._CRS", i);
+			o = find(&ps, path);
+			ASSERT_NE(NULL, o);
+			ASSERT_EQ(0, resources(o->buf, o->len, &r));
+			ASSERT_EQ(v[i].addr, r.mem_base);
+			ASSERT_EQ(v[i].size, r.mem_len);
+			ASSERT_EQ(v[i].gsi, r.ext_irq);
+			snprintf(path, sizeof(path), "\\_SB_.V%03X._UID", i);
+			o = find(&ps, path);
+			ASSERT_NE(NULL, o);
+			ASSERT_EQ(i, o->val);
+		}
+	}
+	/* Enough of them were valid to mean something, and some were not. */
+	EXPECT_GT(built, 800);
+	EXPECT_LT(built, 1990);
+	printf("# %d of 2000 random configurations built\n", built);
 	free(ram.hva);
 }
 
