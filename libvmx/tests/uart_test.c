@@ -427,6 +427,66 @@ TEST_F(uart, irq_only_on_changes)
 	EXPECT_EQ(2, self->s.edges);
 }
 
+/* The probe sequence of Linux's 8250 autoconfig(), step by step. */
+TEST_F(uart, linux_autoconfig)
+{
+	uint8_t b;
+	int n;
+
+	/* IER scratch test. */
+	wr(self->u, IER, 0x00);
+	EXPECT_EQ(0x00, rd(self->u, IER) & 0x0f);
+	wr(self->u, IER, 0x0f);
+	EXPECT_EQ(0x0f, rd(self->u, IER));
+	wr(self->u, IER, 0x00);
+	/* Loopback test. */
+	wr(self->u, MCR, 0x1a);
+	EXPECT_EQ(0x90, rd(self->u, MSR) & 0xf0);
+	wr(self->u, MCR, 0x00);
+	/* EFR at LCR 0xbf is FCR here; then FIFOs on: IIR bits 6-7 = 11. */
+	wr(self->u, LCR, 0xbf);
+	wr(self->u, 2, 0x00);
+	wr(self->u, LCR, 0x00);
+	wr(self->u, FCR, 0x01);
+	EXPECT_EQ(3, rd(self->u, IIR) >> 6);
+	/* autoconfig_16550a(): EFR reads (really IIR) are not 0. */
+	wr(self->u, LCR, 0xbf);
+	EXPECT_NE(0, rd(self->u, 2));
+	wr(self->u, LCR, 0x80);
+	EXPECT_NE(0, rd(self->u, 2));
+	/* Not a National SuperIO: "EXCR1" (IIR) does not follow MCR.LOOP. */
+	wr(self->u, LCR, 0x00);
+	b = rd(self->u, MCR);
+	wr(self->u, LCR, 0xe0);
+	EXPECT_EQ(0, (rd(self->u, 2) ^ b) & 0x10);
+	wr(self->u, LCR, 0x00);
+	wr(self->u, MCR, b ^ 0x10);
+	wr(self->u, LCR, 0xe0);
+	EXPECT_EQ(0, (rd(self->u, 2) ^ b) & 0x10);
+	wr(self->u, LCR, 0x00);
+	wr(self->u, MCR, b);
+	/* Not a 16750: no 64-byte FIFO bit. */
+	wr(self->u, LCR, 0x80);
+	wr(self->u, FCR, 0x21);
+	EXPECT_EQ(0, rd(self->u, IIR) & 0x20);
+	wr(self->u, LCR, 0x00);
+	/* Not an XScale: IER bit 6 does not stick. */
+	wr(self->u, IER, 0x40);
+	EXPECT_EQ(0, rd(self->u, IER) & 0x40);
+	wr(self->u, IER, 0x00);
+	/* size_fifo(): in loopback 256 bytes leave 16 in the FIFO. */
+	wr(self->u, MCR, 0x10);
+	wr(self->u, FCR, 0x07);
+	for (int i = 0; i < 256; i++)
+		wr(self->u, THR, i);
+	for (n = 0; (rd(self->u, LSR) & 0x01) && n < 256; n++)
+		rd(self->u, RBR);
+	EXPECT_EQ(16, n);
+	EXPECT_EQ(0, self->s.ntx);
+	wr(self->u, MCR, 0x00);
+	EXPECT_EQ(0, self->s.edges);
+}
+
 /* A guest writing and reading anything, the host pushing at random. */
 TEST_F(uart, hostile_random)
 {
@@ -456,6 +516,17 @@ TEST_F(uart, hostile_random)
 			break;
 		}
 		ASSERT_FALSE(self->s.bad_call);
+		/* The line is off the bus without OUT2 or in loopback. */
+		v = 0;
+		libvmx_uart_io(self->u, 4, &v, false);
+		if ((v & 0x18) != 0x08)
+			ASSERT_EQ(0, self->s.level);
+		/* A driven line always has a source IIR can name. */
+		if (self->s.level && !(r & 0x300)) {
+			libvmx_uart_io(self->u, 2, &v, false);
+			ASSERT_EQ(0, v & 0x01);
+			ASSERT_EQ(0, v & 0x08);
+		}
 		/* THRE and TEMT never drop; IIR bit 3 (timeout) never set. */
 		v = 0;
 		libvmx_uart_io(self->u, 5, &v, false);
