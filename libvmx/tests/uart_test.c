@@ -487,6 +487,34 @@ TEST_F(uart, linux_autoconfig)
 	EXPECT_EQ(0, self->s.edges);
 }
 
+/* serial8250_do_startup()'s THRE and TXEN probes must find no bug. */
+TEST_F(uart, linux_startup_probes)
+{
+	uint8_t iir1, iir, lsr;
+
+	/* UART_BUG_THRE: THRE must be reasserted on re-enabling. */
+	wr(self->u, IER, 0x02);
+	iir1 = rd(self->u, IIR);
+	wr(self->u, IER, 0x00);
+	wr(self->u, IER, 0x02);
+	iir = rd(self->u, IIR);
+	wr(self->u, IER, 0x00);
+	EXPECT_EQ(0, iir1 & 0x01);
+	EXPECT_EQ(0, iir & 0x01);
+	/* UART_BUG_TXEN, with OUT2 now set: one pulse on the line. */
+	wr(self->u, LCR, 0x03);
+	wr(self->u, MCR, 0x0b);
+	wr(self->u, IER, 0x02);
+	EXPECT_EQ(1, self->s.level);
+	lsr = rd(self->u, LSR);
+	iir = rd(self->u, IIR);
+	wr(self->u, IER, 0x00);
+	EXPECT_EQ(0x40, lsr & 0x40);
+	EXPECT_EQ(0x02, iir & 0x0f);
+	EXPECT_EQ(0, self->s.level);
+	EXPECT_EQ(2, self->s.edges);
+}
+
 /* A guest writing and reading anything, the host pushing at random. */
 TEST_F(uart, hostile_random)
 {
