@@ -1,0 +1,264 @@
+// SPDX-License-Identifier: LGPL-2.1-or-later
+/*
+ * mbtest: a multiboot v1 test kernel for vmxrun's boot path, its 16550
+ * console, fw_cfg and the isa-debug-exit port.
+ *
+ * It prints, through the COM1 16550 at 0x3f8 by polling LSR.THRE,
+ *
+ *   mbtest: cpus=N ram=M mem_upper=K cmdline="..."
+ *
+ * (N: fw_cfg NB_CPUS; M: fw_cfg RAM_SIZE in MiB; K: the multiboot
+ * mem_upper in KiB), then a PASS/FAIL line, and ends by writing one byte
+ * to port 0xf4 (QEMU's isa-debug-exit: the VMM exits with (v << 1) | 1):
+ * 0 when every check passed, else the OR of the failed checks' bits below.
+ * An `exit=N` word on the command line (decimal, or hex with 0x) makes it
+ * write N instead, to test the VMM's exit-status path.
+ */
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#define MB_BOOT_MAGIC	0x2badb002
+#define MB_INFO_MEM	(1u << 0)
+#define MB_INFO_CMDLINE	(1u << 2)
+
+#define COM1		0x3f8
+#define FW_CFG_SEL	0x510
+#define FW_CFG_DATA	0x511
+#define EXIT_PORT	0xf4
+
+#define FW_CFG_SIGNATURE	0x00
+#define FW_CFG_ID		0x01
+#define FW_CFG_RAM_SIZE		0x03
+#define FW_CFG_NB_CPUS		0x05
+
+/* One bit per check, so the exit value names every failure. */
+#define FAIL_MAGIC	0x02	/* EAX was not the multiboot magic */
+#define FAIL_MEMINFO	0x04	/* no mem_lower/mem_upper in the info */
+#define FAIL_SIGNATURE	0x08	/* fw_cfg signature not "QEMU" */
+#define FAIL_CPUS	0x10	/* fw_cfg NB_CPUS is 0 */
+#define FAIL_RAM	0x20	/* fw_cfg RAM_SIZE below 1 MiB */
+
+#define CMDLINE_MAX	256
+
+/* The part of the multiboot information this kernel reads. */
+struct mb_info {
+	uint32_t flags;
+	uint32_t mem_lower;
+	uint32_t mem_upper;
+	uint32_t boot_device;
+	uint32_t cmdline;
+};
+
+static inline void outb(uint16_t port, uint8_t v)
+{
+	asm volatile("outb %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline void outw(uint16_t port, uint16_t v)
+{
+	asm volatile("outw %0, %1" : : "a"(v), "Nd"(port));
+}
+
+static inline uint8_t inb(uint16_t port)
+{
+	uint8_t v;
+
+	asm volatile("inb %1, %0" : "=a"(v) : "Nd"(port));
+	return v;
+}
+
+static void serial_init(void)
+{
+	outb(COM1 + 1, 0x00);	/* IER: polling only */
+	outb(COM1 + 3, 0x80);	/* LCR: DLAB */
+	outb(COM1 + 0, 0x01);	/* 115200 baud */
+	outb(COM1 + 1, 0x00);
+	outb(COM1 + 3, 0x03);	/* 8N1 */
+	outb(COM1 + 2, 0x07);	/* FIFOs on and cleared */
+	outb(COM1 + 4, 0x03);	/* DTR, RTS */
+}
+
+static void putc_serial(char c)
+{
+	/* Bounded: a missing UART must not hang the test. */
+	for (unsigned int i = 0; i < 1000000; i++)
+		if (inb(COM1 + 5) & 0x20)
+			break;
+	outb(COM1, c);
+}
+
+static void puts_serial(const char *s)
+{
+	for (; *s; s++) {
+		if (*s == '\n')
+			putc_serial('\r');
+		putc_serial(*s);
+	}
+}
+
+static void put_dec(uint32_t v)
+{
+	char buf[11];
+	int i = sizeof(buf) - 1;
+
+	buf[i] = 0;
+	do {
+		buf[--i] = '0' + v % 10;
+		v /= 10;
+	} while (v);
+	puts_serial(&buf[i]);
+}
+
+static void put_hex(uint32_t v)
+{
+	static const char digits[] = "0123456789abcdef";
+
+	puts_serial("0x");
+	for (int shift = 28; shift >= 0; shift -= 4)
+		putc_serial(digits[(v >> shift) & 0xf]);
+}
+
+static void fw_cfg_read(uint16_t key, void *buf, unsigned int len)
+{
+	uint8_t *p = buf;
+
+	outw(FW_CFG_SEL, key);
+	for (unsigned int i = 0; i < len; i++)
+		p[i] = inb(FW_CFG_DATA);
+}
+
+static uint64_t fw_cfg_le(uint16_t key, unsigned int len)
+{
+	uint8_t b[8] = { 0 };
+	uint64_t v = 0;
+
+	fw_cfg_read(key, b, len);
+	for (int i = len - 1; i >= 0; i--)
+		v = v << 8 | b[i];
+	return v;
+}
+
+/* The command line, copied (at most CMDLINE_MAX - 1 bytes) and bounded. */
+static void get_cmdline(const struct mb_info *mbi, char *out)
+{
+	const char *src;
+	int i = 0;
+
+	if (mbi && (mbi->flags & MB_INFO_CMDLINE) && mbi->cmdline) {
+		src = (const char *)(uintptr_t)mbi->cmdline;
+		for (; i < CMDLINE_MAX - 1 && src[i]; i++)
+			out[i] = src[i];
+	}
+	out[i] = 0;
+}
+
+static void put_quoted(const char *s)
+{
+	putc_serial('"');
+	for (; *s; s++) {
+		if (*s == '"' || *s == '\\')
+			putc_serial('\\');
+		putc_serial(*s >= 0x20 && *s < 0x7f ? *s : '?');
+	}
+	putc_serial('"');
+}
+
+static int digit(char c, unsigned int base)
+{
+	int d;
+
+	if (c >= '0' && c <= '9')
+		d = c - '0';
+	else if (c >= 'a' && c <= 'f')
+		d = c - 'a' + 10;
+	else if (c >= 'A' && c <= 'F')
+		d = c - 'A' + 10;
+	else
+		return -1;
+	return d < (int)base ? d : -1;
+}
+
+/* Find a word `exit=N`; true and *val if there is one with a number. */
+static bool find_exit(const char *s, uint32_t *val)
+{
+	for (const char *p = s; *p; p++) {
+		const char *q = p + 5;
+		unsigned int base = 10;
+		uint32_t v = 0;
+		int d;
+
+		if ((p != s && p[-1] != ' ') || p[0] != 'e' || p[1] != 'x' ||
+		    p[2] != 'i' || p[3] != 't' || p[4] != '=')
+			continue;
+		if (q[0] == '0' && (q[1] == 'x' || q[1] == 'X')) {
+			base = 16;
+			q += 2;
+		}
+		if (digit(*q, base) < 0)
+			continue;
+		for (; (d = digit(*q, base)) >= 0; q++)
+			v = v * base + d;
+		*val = v;
+		return true;
+	}
+	return false;
+}
+
+void mbmain(uint32_t magic, const struct mb_info *mbi);
+
+void mbmain(uint32_t magic, const struct mb_info *mbi)
+{
+	static char cmdline[CMDLINE_MAX];
+	uint32_t fail = 0, mem_upper = 0, cpus, exit_val;
+	uint64_t ram;
+	char sig[5] = { 0 };
+
+	serial_init();
+	puts_serial("mbtest: start\n");
+
+	if (magic != MB_BOOT_MAGIC) {
+		fail |= FAIL_MAGIC;
+		mbi = NULL;	/* EBX means nothing then */
+	}
+	if (mbi && (mbi->flags & MB_INFO_MEM))
+		mem_upper = mbi->mem_upper;
+	else
+		fail |= FAIL_MEMINFO;
+	get_cmdline(mbi, cmdline);
+
+	fw_cfg_read(FW_CFG_SIGNATURE, sig, 4);
+	if (sig[0] != 'Q' || sig[1] != 'E' || sig[2] != 'M' || sig[3] != 'U')
+		fail |= FAIL_SIGNATURE;
+	cpus = fw_cfg_le(FW_CFG_NB_CPUS, 2);
+	if (!cpus)
+		fail |= FAIL_CPUS;
+	ram = fw_cfg_le(FW_CFG_RAM_SIZE, 8);
+	if (ram < (1u << 20))
+		fail |= FAIL_RAM;
+
+	puts_serial("mbtest: cpus=");
+	put_dec(cpus);
+	puts_serial(" ram=");
+	/* MiB by shifting: a 32-bit freestanding kernel has no __udivdi3. */
+	put_dec(ram >> 20);
+	puts_serial(" mem_upper=");
+	put_dec(mem_upper);
+	puts_serial(" cmdline=");
+	put_quoted(cmdline);
+	puts_serial("\n");
+
+	puts_serial("mbtest: signature=");
+	put_quoted(sig);
+	puts_serial(fail ? " FAIL checks=" : " PASS checks=");
+	put_hex(fail);
+	puts_serial("\n");
+
+	exit_val = fail;
+	if (find_exit(cmdline, &exit_val))
+		puts_serial("mbtest: exit= from the command line\n");
+	puts_serial("mbtest: exit ");
+	put_dec(exit_val);
+	puts_serial("\n");
+	outb(EXIT_PORT, exit_val);
+}
