@@ -450,10 +450,9 @@ struct mb_seg {
 
 /* What to load, checked against the file and RAM. */
 struct mb_plan {
-	struct mb_seg *segs;	/* only the a.out kludge uses the inline one */
-	unsigned int nr;
-	struct mb_seg one;
-	uint64_t entry;
+	bool aout;		/* one piece, @seg; else the ELF PT_LOADs */
+	struct mb_seg seg;
+	uint64_t entry;		/* physical */
 };
 
 static bool mb_seg_ok(const struct libvmx_guest_ram *ram, size_t size,
@@ -471,7 +470,7 @@ static int mb_plan_aout(const struct libvmx_guest_ram *ram,
 {
 	const uint8_t *h = img + hdr;
 	uint64_t header_addr, load_addr, load_end, bss_end, entry, len;
-	struct mb_seg *s = &plan->one;
+	struct mb_seg *s = &plan->seg;
 
 	if (hdr + MB_AOUT_HDR_SIZE > size)
 		return -EINVAL;
@@ -503,8 +502,7 @@ static int mb_plan_aout(const struct libvmx_guest_ram *ram,
 		return -EINVAL;
 	if (entry < s->gpa || entry - s->gpa >= s->memsz)
 		return -EINVAL;
-	plan->segs = s;
-	plan->nr = 1;
+	plan->aout = true;
 	plan->entry = entry;
 	return 0;
 }
@@ -686,8 +684,8 @@ int libvmx_load_multiboot(const struct libvmx_guest_ram *ram,
 	if (ret)
 		return ret;
 
-	if (plan.nr)
-		ret = mb_load_seg(ram, img, plan.segs);
+	if (plan.aout)
+		ret = mb_load_seg(ram, img, &plan.seg);
 	else
 		ret = mb_load_elf(ram, img, phoff, phnum, phentsize);
 	/* Low structures last: segments are >= 1 MiB, but be safe. */
