@@ -113,9 +113,11 @@ static int write_gdt(const struct libvmx_guest_ram *ram, bool long_mode)
 	put64(gdt + LIBVMX_BOOT_SEL_CODE, long_mode ? DESC_CODE64 : DESC_CODE32);
 	put64(gdt + LIBVMX_BOOT_SEL_DATA, DESC_DATA);
 	put64(gdt + LIBVMX_BOOT_SEL_TSS, tss_desc_low(tss));
-	/* A 64-bit TSS descriptor has the base's high half in the next slot
-	 * (0 here); in a 32-bit GDT that slot stays a null descriptor. */
-	/* No I/O permission bitmap: its base points past the limit. */
+	/*
+	 * A 64-bit TSS descriptor has the base's high half in the next slot
+	 * (0 here); in a 32-bit GDT that slot is outside the GDT limit.
+	 * No I/O permission bitmap: its offset points past the TSS limit.
+	 */
 	put16(gdt + tss_off + 102, TSS_LIMIT + 1);
 	return ram_write(ram, LIBVMX_BOOT_GDT_GPA, gdt, sizeof(gdt));
 }
