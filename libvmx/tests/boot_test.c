@@ -80,6 +80,21 @@ static bool vmm_area_untouched(const struct libvmx_guest_ram *ram)
 	return true;
 }
 
+/* Where the loaders write: all still the fill pattern? */
+static bool ram_spots_untouched(const struct libvmx_guest_ram *ram)
+{
+	static const uint64_t spots[] = {
+		0x6000, 0x6080, 0x6100, 0x7000, 0x71e8, 0x7210, 0x8010,
+		0x8080, 0x9000, 0xb000, 0x20000, 0x100000, 0x200000,
+	};
+	unsigned int i;
+
+	for (i = 0; i < sizeof(spots) / sizeof(spots[0]); i++)
+		if (*gpa(ram, spots[i]) != FILL)
+			return false;
+	return *gpa(ram, ram->size - 4096) == FILL;
+}
+
 /* ---- crafted bzImages ---- */
 
 #define BZ_SECTS	4
@@ -297,6 +312,31 @@ TEST(bzimage_options)
 	EXPECT_EQ(0, memcmp(gpa(&ram, 0x100000), img + BZ_SETUP, BZ_PM));
 	img[0x1f1] = BZ_SECTS;
 
+	/* The oldest protocol accepted: 2.12. */
+	wr16(img + 0x206, 0x020c);
+	ASSERT_EQ(0, libvmx_load_linux(&ram, &boot, &entry));
+	wr16(img + 0x206, 0x020f);
+
+	/* 128 e820 entries fit; the table ends at 0x2d0 + 128 * 20. */
+	{
+		struct libvmx_e820_entry many[129];
+		unsigned int i;
+
+		for (i = 0; i < 129; i++)
+			many[i] = (struct libvmx_e820_entry){ i * 4096, 4096, 1 };
+		boot.e820 = many;
+		boot.nr_e820 = 128;
+		ASSERT_EQ(0, libvmx_load_linux(&ram, &boot, &entry));
+		EXPECT_EQ(128, bp[0x1e8]);
+		EXPECT_EQ(127 * 4096, rd64(bp + 0x2d0 + 127 * 20));
+		EXPECT_EQ(0, bp[0x2d0 + 128 * 20]);
+		boot.nr_e820 = 129;
+		memset(ram.hva, FILL, ram.size);
+		EXPECT_EQ(-E2BIG, libvmx_load_linux(&ram, &boot, &entry));
+		EXPECT_TRUE(ram_spots_untouched(&ram));
+		boot.e820 = e820;
+	}
+
 	/* e820 argument errors. */
 	boot.nr_e820 = 0;
 	EXPECT_EQ(-EINVAL, libvmx_load_linux(&ram, &boot, &entry));
@@ -398,6 +438,9 @@ TEST(bzimage_truncated)
 		boot.kernel_size = n;
 		ret = libvmx_load_linux(&ram, &boot, &entry);
 		if (ret != (n < 0x206 ? -ENOEXEC : -EINVAL))
+			bad++;
+		/* A refused image leaves guest RAM alone. */
+		if (!ram_spots_untouched(&ram))
 			bad++;
 		free(copy);
 	}
@@ -891,6 +934,8 @@ TEST(multiboot_truncated)
 		memcpy(copy, img, n);
 		ret = libvmx_load_multiboot(&ram, copy, n, NULL, &entry);
 		if (ret != (n < MB_HDR_OFF + 12 ? -ENOEXEC : -EINVAL))
+			bad++;
+		if (!ram_spots_untouched(&ram))
 			bad++;
 		free(copy);
 	}

@@ -138,7 +138,8 @@ struct libvmx_boot_entry {
  * bad e820 argument), -ENOEXEC (not a bzImage, protocol older than 2.12,
  * no 64-bit entry), -ENOSPC (RAM smaller than 16 MiB, kernel init_size
  * or initrd does not fit), -E2BIG (command line too long, more than 128
- * e820 entries).  On error guest RAM may be partly written.
+ * e820 entries).  Everything is checked before the first write: on
+ * error guest RAM is left untouched.
  */
 int libvmx_load_linux(const struct libvmx_guest_ram *ram,
 		      const struct libvmx_linux_boot *boot,
@@ -165,7 +166,8 @@ int libvmx_load_linux(const struct libvmx_guest_ram *ram,
  * Errors: -EINVAL (NULL argument, truncated or malformed image, segment
  * outside RAM or below 1 MiB), -ENOEXEC (no multiboot header, unknown
  * requirement bits, not an i386 executable), -ENOSPC (RAM of 1 MiB or
- * less), -E2BIG (command line longer than 0xeff bytes).
+ * less), -E2BIG (command line longer than 0xeff bytes).  As for
+ * libvmx_load_linux(), guest RAM is left untouched on error.
  */
 int libvmx_load_multiboot(const struct libvmx_guest_ram *ram,
 			  const void *image, size_t size, const char *cmdline,
