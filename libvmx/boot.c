@@ -729,58 +729,71 @@ static struct vmx_segment boot_seg(uint16_t sel, uint8_t type, uint8_t s,
 	};
 }
 
-int libvmx_boot_set_vcpu(struct libvmx_vcpu *vcpu,
-			 const struct libvmx_boot_entry *entry)
+int libvmx_boot_fill_regs(const struct libvmx_boot_entry *entry,
+			  struct vmx_sregs *sregs, struct vmx_regs *regs)
 {
-	bool lm;
-	struct vmx_sregs sregs;
-	struct vmx_regs regs;
 	struct vmx_segment data;
-	int ret;
+	bool lm;
 
-	if (!vcpu || !entry ||
+	if (!entry || !sregs || !regs ||
 	    (entry->mode != LIBVMX_BOOT_LONG && entry->mode != LIBVMX_BOOT_FLAT32))
 		return -EINVAL;
 	lm = entry->mode == LIBVMX_BOOT_LONG;
-	ret = libvmx_vcpu_get_sregs(vcpu, &sregs);
-	if (ret)
-		return ret;
 
-	sregs.cs = boot_seg(LIBVMX_BOOT_SEL_CODE, 0xb, 1, lm, !lm, 0,
-			    0xffffffff, 1);
+	sregs->cs = boot_seg(LIBVMX_BOOT_SEL_CODE, 0xb, 1, lm, !lm, 0,
+			     0xffffffff, 1);
 	data = boot_seg(LIBVMX_BOOT_SEL_DATA, 0x3, 1, 0, 1, 0, 0xffffffff, 1);
-	sregs.ds = sregs.es = sregs.fs = sregs.gs = sregs.ss = data;
+	sregs->ds = data;
+	sregs->es = data;
+	sregs->fs = data;
+	sregs->gs = data;
+	sregs->ss = data;
 	/* Busy TSS (type 11): 64-bit in long mode, 32-bit otherwise. */
-	sregs.tr = boot_seg(LIBVMX_BOOT_SEL_TSS, 0xb, 0, 0, 0,
-			    LIBVMX_BOOT_TSS_GPA, TSS_LIMIT, 0);
-	memset(&sregs.ldt, 0, sizeof(sregs.ldt));
-	sregs.ldt.unusable = 1;
-	sregs.gdt.base = entry->gdt_gpa;
+	sregs->tr = boot_seg(LIBVMX_BOOT_SEL_TSS, 0xb, 0, 0, 0,
+			     LIBVMX_BOOT_TSS_GPA, TSS_LIMIT, 0);
+	memset(&sregs->ldt, 0, sizeof(sregs->ldt));
+	sregs->ldt.unusable = 1;
+	memset(&sregs->gdt, 0, sizeof(sregs->gdt));
+	sregs->gdt.base = entry->gdt_gpa;
 	/* 64-bit TSS descriptors take two slots. */
-	sregs.gdt.limit = LIBVMX_BOOT_SEL_TSS + (lm ? 16 : 8) - 1;
-	sregs.idt.base = 0;
-	sregs.idt.limit = 0;
+	sregs->gdt.limit = LIBVMX_BOOT_SEL_TSS + (lm ? 16 : 8) - 1;
+	memset(&sregs->idt, 0, sizeof(sregs->idt));
 	if (lm) {
-		sregs.cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_PG;
-		sregs.cr3 = entry->cr3;
-		sregs.cr4 = CR4_PAE;
-		sregs.efer = EFER_LME | EFER_LMA;
+		sregs->cr0 = CR0_PE | CR0_MP | CR0_ET | CR0_NE | CR0_PG;
+		sregs->cr3 = entry->cr3;
+		sregs->cr4 = CR4_PAE;
+		sregs->efer = EFER_LME | EFER_LMA;
 	} else {
-		sregs.cr0 = CR0_PE | CR0_ET;
-		sregs.cr3 = 0;
-		sregs.cr4 = 0;
-		sregs.efer = 0;
+		sregs->cr0 = CR0_PE | CR0_ET;
+		sregs->cr3 = 0;
+		sregs->cr4 = 0;
+		sregs->efer = 0;
 	}
-	ret = libvmx_vcpu_set_sregs(vcpu, &sregs);
-	if (ret)
-		return ret;
 
-	memset(&regs, 0, sizeof(regs));
-	regs.rip = entry->rip;
-	regs.rsp = entry->rsp;
-	regs.rax = entry->rax;
-	regs.rbx = entry->rbx;
-	regs.rsi = entry->rsi;
-	regs.rflags = 2;
-	return libvmx_vcpu_set_regs(vcpu, &regs);
+	memset(regs, 0, sizeof(*regs));
+	regs->rip = entry->rip;
+	regs->rsp = entry->rsp;
+	regs->rax = entry->rax;
+	regs->rbx = entry->rbx;
+	regs->rsi = entry->rsi;
+	regs->rflags = 2;
+	return 0;
+}
+
+int libvmx_boot_set_vcpu(struct libvmx_vcpu *vcpu,
+			 const struct libvmx_boot_entry *entry)
+{
+	struct vmx_sregs sregs;
+	struct vmx_regs regs;
+	int ret;
+
+	if (!vcpu || !entry)
+		return -EINVAL;
+	/* Keep what the entry does not describe (CR2, CR8, reserved). */
+	ret = libvmx_vcpu_get_sregs(vcpu, &sregs);
+	if (!ret)
+		ret = libvmx_boot_fill_regs(entry, &sregs, &regs);
+	if (!ret)
+		ret = libvmx_vcpu_set_sregs(vcpu, &sregs);
+	return ret ? ret : libvmx_vcpu_set_regs(vcpu, &regs);
 }

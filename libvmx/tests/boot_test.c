@@ -958,4 +958,187 @@ TEST(detect_and_set_vcpu_args)
 	EXPECT_EQ(-EINVAL, libvmx_boot_set_vcpu(NULL, NULL));
 }
 
+TEST(fill_regs_long)
+{
+	struct libvmx_boot_entry entry = {
+		.mode = LIBVMX_BOOT_LONG, .rip = 0x200200, .rsp = 0x6ff0,
+		.rsi = 0x7000, .gdt_gpa = 0x8000, .cr3 = 0x9000,
+	};
+	struct vmx_sregs sregs;
+	struct vmx_regs regs;
+	const struct vmx_segment *d[5];
+	unsigned int i;
+
+	memset(&sregs, 0x77, sizeof(sregs));
+	memset(&regs, 0x77, sizeof(regs));
+	ASSERT_EQ(0, libvmx_boot_fill_regs(&entry, &sregs, &regs));
+	EXPECT_EQ(0x80000033ULL, sregs.cr0);
+	EXPECT_EQ(0x20, sregs.cr4);
+	EXPECT_EQ(0x500, sregs.efer);
+	EXPECT_EQ(0x9000, sregs.cr3);
+	EXPECT_EQ(0x7777777777777777ULL, sregs.cr2);	/* kept */
+	EXPECT_EQ(0x10, sregs.cs.selector);
+	EXPECT_EQ(0xb, sregs.cs.type);
+	EXPECT_EQ(1, sregs.cs.s);
+	EXPECT_EQ(1, sregs.cs.l);
+	EXPECT_EQ(0, sregs.cs.db);
+	EXPECT_EQ(1, sregs.cs.present);
+	EXPECT_EQ(1, sregs.cs.g);
+	EXPECT_EQ(0, sregs.cs.dpl);
+	EXPECT_EQ(0, sregs.cs.unusable);
+	d[0] = &sregs.ds; d[1] = &sregs.es; d[2] = &sregs.fs;
+	d[3] = &sregs.gs; d[4] = &sregs.ss;
+	for (i = 0; i < 5; i++) {
+		EXPECT_EQ(0x18, d[i]->selector);
+		EXPECT_EQ(3, d[i]->type);
+		EXPECT_EQ(1, d[i]->s);
+		EXPECT_EQ(1, d[i]->present);
+		EXPECT_EQ(0, d[i]->base);
+		EXPECT_EQ(0xffffffff, d[i]->limit);
+		EXPECT_EQ(0, d[i]->unusable);
+	}
+	EXPECT_EQ(0x20, sregs.tr.selector);
+	EXPECT_EQ(11, sregs.tr.type);
+	EXPECT_EQ(0, sregs.tr.s);
+	EXPECT_EQ(1, sregs.tr.present);
+	EXPECT_EQ(0x8080, sregs.tr.base);
+	EXPECT_EQ(0x67, sregs.tr.limit);
+	EXPECT_EQ(1, sregs.ldt.unusable);
+	EXPECT_EQ(0x8000, sregs.gdt.base);
+	EXPECT_EQ(0x2f, sregs.gdt.limit);
+	EXPECT_EQ(0, sregs.idt.limit);
+	EXPECT_EQ(0x200200, regs.rip);
+	EXPECT_EQ(0x6ff0, regs.rsp);
+	EXPECT_EQ(0x7000, regs.rsi);
+	EXPECT_EQ(2, regs.rflags);
+	EXPECT_EQ(0, regs.rdi);
+	EXPECT_EQ(0, regs.r15);
+}
+
+TEST(fill_regs_flat32)
+{
+	struct libvmx_guest_ram ram = ram_new(8 * MIB);
+	struct libvmx_boot_entry entry;
+	struct vmx_sregs sregs;
+	struct vmx_regs regs;
+	uint8_t *img;
+
+	ASSERT_NE(NULL, ram.hva);
+	img = mb_elf_new(0x100000, 0x100000, 0x100010);
+	ASSERT_NE(NULL, img);
+	ASSERT_EQ(0, libvmx_load_multiboot(&ram, img, MB_SIZE, NULL, &entry));
+	memset(&sregs, 0, sizeof(sregs));
+	ASSERT_EQ(0, libvmx_boot_fill_regs(&entry, &sregs, &regs));
+	EXPECT_EQ(0x11, sregs.cr0);
+	EXPECT_EQ(0, sregs.cr3);
+	EXPECT_EQ(0, sregs.cr4);
+	EXPECT_EQ(0, sregs.efer);
+	EXPECT_EQ(0x10, sregs.cs.selector);
+	EXPECT_EQ(0xb, sregs.cs.type);
+	EXPECT_EQ(0, sregs.cs.l);
+	EXPECT_EQ(1, sregs.cs.db);
+	EXPECT_EQ(1, sregs.cs.g);
+	EXPECT_EQ(0xffffffff, sregs.cs.limit);
+	EXPECT_EQ(0x18, sregs.ss.selector);
+	EXPECT_EQ(1, sregs.ss.db);
+	EXPECT_EQ(11, sregs.tr.type);
+	EXPECT_EQ(0x27, sregs.gdt.limit);
+	EXPECT_EQ(0x8000, sregs.gdt.base);
+	EXPECT_EQ(0x100010, regs.rip);
+	EXPECT_EQ(0x2badb002, regs.rax);
+	EXPECT_EQ(0x6000, regs.rbx);
+	EXPECT_EQ(2, regs.rflags);
+
+	entry.mode = 0;
+	EXPECT_EQ(-EINVAL, libvmx_boot_fill_regs(&entry, &sregs, &regs));
+	entry.mode = LIBVMX_BOOT_FLAT32;
+	EXPECT_EQ(-EINVAL, libvmx_boot_fill_regs(NULL, &sregs, &regs));
+	EXPECT_EQ(-EINVAL, libvmx_boot_fill_regs(&entry, NULL, &regs));
+	EXPECT_EQ(-EINVAL, libvmx_boot_fill_regs(&entry, &sregs, NULL));
+	free(img);
+	free(ram.hva);
+}
+
+/* xorshift: a fixed sequence, so a failure can be replayed. */
+static uint64_t rnd_next(uint64_t *s)
+{
+	*s ^= *s << 13;
+	*s ^= *s >> 7;
+	*s ^= *s << 17;
+	return *s;
+}
+
+/*
+ * Random header corruption: the loaders never crash, and whatever they
+ * accept lands inside RAM with a sane entry state.
+ */
+TEST(mutated_images)
+{
+	struct libvmx_guest_ram ram = ram_new(32 * MIB);
+	struct libvmx_boot_entry entry;
+	uint8_t *bz, *mb, *img;
+	uint64_t seed = 0x9e3779b97f4a7c15ULL;
+	size_t bz_size;
+	unsigned int round, k, bad = 0, ok_bz = 0, ok_mb = 0;
+
+	ASSERT_NE(NULL, ram.hva);
+	bz = bz_new(&bz_size);
+	mb = mb_elf_new(0x100000, 0x100000, 0x100010);
+	img = malloc(bz_size > MB_SIZE ? bz_size : MB_SIZE);
+	ASSERT_NE(NULL, bz);
+	ASSERT_NE(NULL, mb);
+	ASSERT_NE(NULL, img);
+	for (round = 0; round < 20000; round++) {
+		struct libvmx_linux_boot boot = { 0 };
+		bool is_bz = round & 1;
+		size_t size = is_bz ? bz_size : MB_SIZE;
+		int ret;
+
+		memcpy(img, is_bz ? bz : mb, size);
+		for (k = 0; k < 1 + rnd_next(&seed) % 4; k++) {
+			uint64_t r = rnd_next(&seed);
+			/* Mostly the headers, sometimes anywhere. */
+			size_t off = r & 1 ? (is_bz ? 0x1f1 + (r >> 8) % 0x80 :
+					      (r >> 8) % 0x140) :
+				     (r >> 8) % size;
+
+			img[off] = r >> 32;
+		}
+		if (is_bz) {
+			boot.kernel = img;
+			boot.kernel_size = size;
+			ret = libvmx_load_linux(&ram, &boot, &entry);
+			if (!ret) {
+				ok_bz++;
+				if (entry.mode != LIBVMX_BOOT_LONG ||
+				    entry.rip < 0x100200 ||
+				    entry.rip >= ram.size)
+					bad++;
+			}
+		} else {
+			ret = libvmx_load_multiboot(&ram, img, size, NULL,
+						    &entry);
+			if (!ret) {
+				ok_mb++;
+				if (entry.mode != LIBVMX_BOOT_FLAT32 ||
+				    entry.rip < 0x100000 ||
+				    entry.rip >= ram.size)
+					bad++;
+			}
+		}
+		if (ret && ret != -EINVAL && ret != -ENOEXEC &&
+		    ret != -ENOSPC && ret != -E2BIG)
+			bad++;
+	}
+	TH_LOG("accepted %u bzImages, %u multiboot of 10000 each", ok_bz, ok_mb);
+	EXPECT_EQ(0, bad);
+	EXPECT_GT(ok_bz, 0);
+	EXPECT_GT(ok_mb, 0);
+	EXPECT_TRUE(vmm_area_untouched(&ram));
+	free(img);
+	free(mb);
+	free(bz);
+	free(ram.hva);
+}
+
 TEST_HARNESS_MAIN

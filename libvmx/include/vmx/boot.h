@@ -189,6 +189,16 @@ int libvmx_load_multiboot(const struct libvmx_guest_ram *ram,
 int libvmx_boot_set_vcpu(struct libvmx_vcpu *vcpu,
 			 const struct libvmx_boot_entry *entry);
 
+/*
+ * libvmx_boot_fill_regs() - what libvmx_boot_set_vcpu() loads, without a
+ * vCPU: sets the segment, descriptor-table and control-register fields of
+ * @sregs listed there (others, such as CR2 and CR8, are left as they are)
+ * and all of @regs.  For VMMs that batch register writes, and for tests.
+ * Errors: -EINVAL (NULL argument, unknown mode).
+ */
+int libvmx_boot_fill_regs(const struct libvmx_boot_entry *entry,
+			  struct vmx_sregs *sregs, struct vmx_regs *regs);
+
 #ifdef __cplusplus
 }
 #endif
