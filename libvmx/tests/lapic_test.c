@@ -529,6 +529,46 @@ TEST(timer_tsc_deadline)
 	libvmx_lapic_destroy(a);
 }
 
+TEST(timer_mode_switches)
+{
+	struct rec r = { 0 };
+	struct libvmx_lapic *a = mk_on(0, &r);
+	struct libvmx_apic_clock c;
+
+	ASSERT_NE(NULL, a);
+	/* One-shot -> periodic while counting keeps the count and reloads. */
+	wr(a, 0x3e0, 0xb);
+	wr(a, 0x320, 0x40);
+	wr_at(a, 0x380, 100000, 0);
+	wr_at(a, 0x320, 0x20040, 50000);
+	EXPECT_EQ(50000u, rd_at(a, 0x390, 50000));
+	c = clk(100000);
+	libvmx_lapic_timer_update(a, &c);
+	EXPECT_EQ(0x40, libvmx_lapic_pending(a));
+	EXPECT_EQ(200000u, libvmx_lapic_timer_deadline(a));
+	/* TDCR changes apply from the next TMICT write. */
+	wr(a, 0x3e0, 0x0);
+	EXPECT_EQ(200000u, libvmx_lapic_timer_deadline(a));
+	wr_at(a, 0x380, 100000, 100000);
+	EXPECT_EQ(300000u, libvmx_lapic_timer_deadline(a));
+	EXPECT_EQ(50000u, rd_at(a, 0x390, 200000));
+	/* Reserved mode 3 counts like one-shot. */
+	wr(a, 0x320, 0x60040);
+	libvmx_lapic_ack(a, 0x40);
+	wr(a, 0xb0, 0);
+	c = clk(300000);
+	libvmx_lapic_timer_update(a, &c);
+	EXPECT_EQ(0x40, libvmx_lapic_pending(a));
+	EXPECT_EQ(0u, libvmx_lapic_timer_deadline(a));
+	/* INIT (reset) keeps x2APIC mode and re-derives LDR. */
+	libvmx_lapic_set_x2apic(a, true);
+	libvmx_lapic_reset(a);
+	EXPECT_TRUE(libvmx_lapic_x2apic(a));
+	EXPECT_EQ(0u, libvmx_lapic_timer_deadline(a));
+	EXPECT_EQ(-1, libvmx_lapic_pending(a));
+	libvmx_lapic_destroy(a);
+}
+
 TEST(ipi_icr)
 {
 	struct rec r = { 0 };
