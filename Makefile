@@ -43,11 +43,11 @@ endif
 CC ?= gcc
 export CC
 
-.PHONY: all kmod kmod-all libvmx selftests examples tools setup demo \
+.PHONY: all kmod kmod-all libvmx selftests examples tools guests setup demo \
 	bench check check-unit check-build check-style check-svm check-vmx fuzz \
 	install clean
 
-all: kmod libvmx selftests examples tools
+all: kmod libvmx selftests examples tools guests
 
 setup:
 	@bash scripts/setup.sh
@@ -75,6 +75,11 @@ examples: libvmx
 tools: libvmx
 	$(MAKE) -C tools/vmxfuzz
 	$(MAKE) -C tools/vmxstat
+	$(MAKE) -C tools/vmxrun
+
+# Guest kernels of the project's own (build/guests/), run by vmxrun.
+guests:
+	$(MAKE) -C guests/mbtest
 
 demo:
 	@bash scripts/demo.sh
@@ -98,6 +103,7 @@ fuzz:
 install:
 	$(MAKE) -C libvmx install
 	$(MAKE) -C tools/vmxstat install
+	$(MAKE) -C tools/vmxrun install
 
 clean:
 	-$(MAKE) -C $(KDIR) M=$(TOP)/kmod clean 2>/dev/null
@@ -106,6 +112,8 @@ clean:
 	$(MAKE) -C examples clean
 	$(MAKE) -C tools/vmxfuzz clean
 	$(MAKE) -C tools/vmxstat clean
+	$(MAKE) -C tools/vmxrun clean
+	rm -rf $(BUILD)/guests
 	rm -rf $(BUILD)/k $(BUILD)/check $(BUILD)/rig
 
 FORCE:

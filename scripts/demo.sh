@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The main job: set up, build everything, boot the sandbox guest, load
-# vmx.ko and run the example VMM (examples/hello), whose guest prints a
-# greeting through port I/O.
+# vmx.ko, run the example VMM (examples/hello), then vmxrun booting an
+# unmodified Debian Linux kernel with two vCPUs, its console and a shell
+# command's output on the screen.
 #
 #   DEMO_RIG=svm|vmx (default svm: QEMU with AMD SVM; vmx: Bochs, Intel VMX)
 #   KVER=6.1|6.12    (default 6.1)
@@ -12,11 +13,11 @@ rig=${DEMO_RIG:-svm}
 kver=${KVER:-6.1}
 
 bash scripts/setup.sh
-echo "demo: building vmx.ko for Debian $kver, libvmx and the example VMM"
+echo "demo: building vmx.ko for Debian $kver, libvmx, the example VMM and vmxrun"
 bash scripts/kbuild.sh "$kver" \
 	"CONFIG_VMX_HV=m CONFIG_VMX_HV_SVM=y CONFIG_VMX_HV_INTEL=y VMX_OUT_OF_TREE=1"
-make -s libvmx selftests examples
-echo "demo: booting the $rig sandbox guest; inside it: insmod vmx.ko && /examples/hello"
+make -s libvmx selftests examples tools guests
+echo "demo: booting the $rig sandbox guest; inside it: insmod vmx.ko; /examples/hello; vmxrun --kernel ..."
 echo "---------------------------------------------------------------------"
 if bash scripts/rig.sh "$rig" "$kver" demo; then
 	echo "---------------------------------------------------------------------"

@@ -24,7 +24,7 @@ PACKAGES=(
 	qemu-system-x86 gnuplot-nox
 	bochs bochsbios vgabios
 	isolinux syslinux-common xorriso
-	busybox-static
+	busybox-static acpica-tools
 	sparse
 	linux-source-6.1 linux-source-6.12
 	libnl-3-dev libnl-genl-3-dev liburcu-dev

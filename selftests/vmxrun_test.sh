@@ -1,0 +1,116 @@
+#!/bin/sh
+# vmxrun in the rig: boot the rig's own Debian kernel as a nested guest
+# (guests/linux/init.sh checks CPUs, memory, clock, disk, net and powers
+# off), boot it again to read back what the first boot synced, run the
+# project's multiboot kernel, and try vmxrun's errors.  TAP on stdout.
+#
+# Files (put there by scripts/rig.sh): /examples/vmxrun, /guest/vmlinuz,
+# /guest/initrd.img, /guest/mbtest.elf.  VMXRUN_BOOT_TIMEOUT: seconds per
+# boot (default 400).
+VMXRUN=${VMXRUN:-/examples/vmxrun}
+G=${VMXRUN_GUEST_DIR:-/guest}
+BOOT_TIMEOUT=${VMXRUN_BOOT_TIMEOUT:-400}
+DISK=/tmp/vmxrun-disk.img
+OUT=/tmp/vmxrun-out.txt
+n=0
+failed=0
+
+tap() {		# tap 0|1 description
+	n=$((n + 1))
+	if [ "$1" = 0 ]; then
+		echo "ok $n $2"
+	else
+		echo "not ok $n $2"
+		failed=$((failed + 1))
+	fi
+}
+
+skip() {
+	n=$((n + 1))
+	echo "ok $n $1 # SKIP $2"
+}
+
+# vmxrun with stdin closed; its output in $OUT, its status in $rc.
+vmxrun() {
+	timeout -s KILL "$BOOT_TIMEOUT" "$VMXRUN" "$@" </dev/null >"$OUT" 2>&1
+	rc=$?
+}
+
+# expect_error STATUS "stderr text" args...: a refused start-up.
+expect_error() {
+	want=$1 text=$2
+	shift 2
+	vmxrun "$@"
+	[ "$rc" = "$want" ] && grep -q "$text" "$OUT"
+	r=$?
+	[ $r = 0 ] || sed 's/^/# /' "$OUT" | head -n 5
+	tap $r "vmxrun $* -> status $want, '$text' (got $rc)"
+}
+
+# The @@l2 lines of one boot as TAP, with the boot time as a comment.
+l2_results() {	# l2_results LABEL
+	up=$(sed -n 's/^@@l2 up \([0-9.]*\).*/\1/p' "$OUT" | head -n 1)
+	if [ -n "$up" ]; then
+		echo "# $1: /init reached after $up guest seconds"
+		tap 0 "$1: the kernel reached /init"
+	else
+		tail -n 30 "$OUT" | sed 's/^/# /'
+		tap 1 "$1: the kernel reached /init"
+	fi
+	grep -a '^@@l2 \(ok\|fail\)' "$OUT" | while read -r _ res name detail; do
+		if [ "$res" = ok ]; then
+			echo "ok - $1: $name $detail"
+		else
+			echo "not ok - $1: $name $detail"
+		fi
+	done >/tmp/vmxrun-l2.tap
+	while read -r res _ rest; do
+		[ "$res" = ok ]; tap $? "$rest"
+	done </tmp/vmxrun-l2.tap
+	grep -a '^@@l2 irqs' "$OUT" | sed 's/^/# /'
+	grep -q '^@@l2 done' "$OUT"; tap $? "$1: /init finished"
+	[ "$rc" = 0 ]; tap $? "$1: poweroff ends vmxrun with status 0 (got $rc)"
+}
+
+linux_boot() {	# linux_boot BOOT-NUMBER
+	vmxrun --kernel "$G/vmlinuz" --initrd "$G/initrd.img" --cpus 2 \
+		--memory 256M --disk "$DISK" --net none \
+		--cmdline "console=ttyS0 quiet panic=-1 l2.cpus=2 l2.mem_mb=256 l2.boot=$1"
+}
+
+if [ ! -x "$VMXRUN" ] || [ ! -f "$G/vmlinuz" ]; then
+	echo "1..1"
+	echo "ok 1 vmxrun # SKIP $VMXRUN or $G/vmlinuz missing from the rig"
+	exit 0
+fi
+
+# Errors first: each must be refused before any guest runs.
+expect_error 2 "no --kernel" --memory 64M
+expect_error 2 "No such file" --kernel /nonexistent
+expect_error 2 "not a bzImage" --kernel /init
+head -c 8192 "$G/vmlinuz" >/tmp/truncated.bzImage
+expect_error 2 "truncated" --kernel /tmp/truncated.bzImage
+expect_error 2 "32M to 3G" --kernel "$G/vmlinuz" --memory 1M
+expect_error 2 "1 to 64" --kernel "$G/vmlinuz" --cpus 0
+expect_error 2 "disk" --kernel "$G/vmlinuz" --disk /nonexistent.img
+
+dd if=/dev/zero of="$DISK" bs=1M count=8 2>/dev/null
+linux_boot 1
+l2_results "boot 1"
+linux_boot 2
+l2_results "boot 2"
+
+if [ -f "$G/mbtest.elf" ]; then
+	vmxrun --kernel "$G/mbtest.elf" --cpus 2 --memory 64M --cmdline "hello"
+	grep -q 'mbtest: cpus=2 ' "$OUT" && [ "$rc" = 1 ]
+	r=$?
+	[ $r = 0 ] || sed 's/^/# /' "$OUT" | tail -n 10
+	tap $r "multiboot: fw_cfg and multiboot info read, exit port 0 -> status 1 (got $rc)"
+	vmxrun --kernel "$G/mbtest.elf" --memory 64M --cmdline "exit=3"
+	[ "$rc" = 7 ]; tap $? "multiboot: exit port 3 -> status 7 (got $rc)"
+else
+	skip "multiboot" "$G/mbtest.elf missing"
+fi
+
+echo "1..$n"
+[ "$failed" = 0 ]
