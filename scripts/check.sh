@@ -104,6 +104,7 @@ run_build() {
 	step selftests make -s selftests
 	step examples make -s examples
 	step tools make -s tools
+	step guests make -s guests
 	step install-pkgconfig bash scripts/check-install.sh
 }
 
@@ -121,7 +122,7 @@ run_style() {
 run_rig() {
 	local rig=$1 kver=$2 mode=${3:-test} counts p f s
 	if ! bash scripts/kbuild.sh "$kver" "$kconfig_args" >"$logs/rig-build-$kver.log" 2>&1 ||
-	   ! make -s selftests examples tools >>"$logs/rig-build-$kver.log" 2>&1; then
+	   ! make -s selftests examples tools guests >>"$logs/rig-build-$kver.log" 2>&1; then
 		failed=$((failed + 1))
 		echo "FAIL $rig-$kver: build (build/check/logs/rig-build-$kver.log)"
 		return
