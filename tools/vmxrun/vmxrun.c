@@ -26,28 +26,31 @@ static struct machine machine = {
 	.net_tap_fd = -1,
 };
 
+/* One message on stderr, with the terminal back in its normal mode. */
+static void vmessage(const char *fmt, va_list ap)
+{
+	console_restore(&machine);
+	fputs("vmxrun: ", stderr);
+	vfprintf(stderr, fmt, ap);
+	fputc('\n', stderr);
+}
+
 void warnx_(const char *fmt, ...)
 {
 	va_list ap;
 
-	console_restore(&machine);
-	fputs("vmxrun: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 }
 
 void die(const char *fmt, ...)
 {
 	va_list ap;
 
-	console_restore(&machine);
-	fputs("vmxrun: ", stderr);
 	va_start(ap, fmt);
-	vfprintf(stderr, fmt, ap);
+	vmessage(fmt, ap);
 	va_end(ap);
-	fputc('\n', stderr);
 	exit(EXIT_SETUP);
 }
 
