@@ -120,19 +120,20 @@ run_style() {
 
 # run_rig RIG KVER [MODE]: the rig's TAP counts into the totals.
 run_rig() {
-	local rig=$1 kver=$2 mode=${3:-test} counts p f s
+	local rig=$1 kver=$2 mode=${3:-test} counts p f s name
+	name=$rig-$kver$([ "$mode" = guests ] && echo -guests)
 	if ! bash scripts/kbuild.sh "$kver" "$kconfig_args" >"$logs/rig-build-$kver.log" 2>&1 ||
 	   ! make -s selftests examples tools guests >>"$logs/rig-build-$kver.log" 2>&1; then
 		failed=$((failed + 1))
 		echo "FAIL $rig-$kver: build (build/check/logs/rig-build-$kver.log)"
 		return
 	fi
-	rm -f "build/check/$rig-$kver.counts"
+	rm -f "build/check/$name.counts"
 	bash scripts/rig.sh "$rig" "$kver" "$mode"
-	counts="build/check/$rig-$kver.counts"
+	counts="build/check/$name.counts"
 	if [ ! -f "$counts" ]; then
 		failed=$((failed + 1))
-		echo "FAIL $rig-$kver: the rig produced no results"
+		echo "FAIL $name: the rig produced no results"
 		return
 	fi
 	read -r p f s <"$counts"
@@ -163,9 +164,9 @@ main() {
 	build) run_build ;;
 	style) run_style ;;
 	bench) run_bench_smoke ;;
-	svm|vmx) run_rig "$what" "${2:-6.1}" ;;
+	svm|vmx) run_rig "$what" "${2:-6.1}" "${3:-test}" ;;
 	fuzz) run_rig svm "${2:-6.1}" fuzz ;;
-	*) echo "usage: check.sh all|unit|build|style|bench|svm KVER|vmx KVER|fuzz KVER" >&2; exit 2 ;;
+	*) echo "usage: check.sh all|unit|build|style|bench|svm KVER [guests]|vmx KVER [guests]|fuzz KVER" >&2; exit 2 ;;
 	esac
 	echo "$passed passed, $failed failed, $skipped skipped"
 	[ "$failed" -eq 0 ]

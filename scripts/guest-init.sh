@@ -2,7 +2,7 @@
 # /init of the rig's initramfs.  Everything it prints goes to the serial
 # console; lines starting with "@@vmx" are read by scripts/rig-parse.py.
 #
-# Kernel command line: vmx.mode=test|bench|fuzz|demo, vmx.timeout=<seconds
+# Kernel command line: vmx.mode=test|bench|fuzz|demo|guests, vmx.timeout=<seconds
 # per program>, vmx.fuzz_time=<seconds of tools/vmxfuzz, 0: none>,
 # vmx.fuzz_seed=<N>, vmx.fuzz_threads=<N>, vmx.fuzz_disable=<class,...>,
 # vmx.fuzz_verbose=1, vmx.fuzz_replay=<mode:hex>,
@@ -190,6 +190,15 @@ bench)
 	;;
 fuzz)
 	fuzz
+	unload
+	leakcheck
+	;;
+guests)
+	# Nested Linux and multiboot guests under vmxrun.
+	export VMXRUN_FULL=1
+	for t in $(cat /tests/loaded); do
+		run "$t" "/tests/$t"
+	done
 	unload
 	leakcheck
 	;;

@@ -66,7 +66,30 @@ void machine_stop(struct machine *m, int code)
 	m->exit_code = code;
 	for (i = 0; i < m->nr_cpus; i++)
 		vcpu_kick(&m->cpus[i]);
-	pthread_cond_broadcast(&m->done_cond);
+}
+
+static const char *const vcpu_state_names[] = {
+	[VCPU_WAIT_SIPI] = "waiting for SIPI",
+	[VCPU_RUNNING] = "running",
+	[VCPU_HALTED] = "halted",
+};
+
+/* One line per vCPU on stderr: what a hung guest was doing. */
+void vcpus_report(struct machine *m)
+{
+	unsigned int i;
+
+	pthread_mutex_lock(&m->lock);
+	for (i = 0; i < m->nr_cpus; i++) {
+		struct vcpu *c = &m->cpus[i];
+
+		warnx_("vCPU %u: %s%s, %llu exits, the last %u at RIP %#llx",
+		       c->id, vcpu_state_names[c->state],
+		       c->in_guest ? " (in the guest)" : "",
+		       (unsigned long long)c->exits, c->run->exit_reason,
+		       (unsigned long long)c->run->rip);
+	}
+	pthread_mutex_unlock(&m->lock);
 }
 
 struct vcpu *vcpu_by_apic_id(struct machine *m, uint32_t id)
@@ -275,6 +298,12 @@ static int vcpu_prepare_entry(struct vcpu *c)
 	return ret;
 }
 
+/* The guest jumped to a device or to nothing: no instruction to run. */
+static bool fetch_outside_ram(const struct vmx_run *run)
+{
+	return run->exit_reason == VMX_EXIT_MMIO && run->mmio.is_fetch;
+}
+
 static void report_failure(struct vcpu *c, struct vmx_run *run)
 {
 	struct vmx_regs regs;
@@ -296,6 +325,11 @@ static void report_failure(struct vcpu *c, struct vmx_run *run)
 			fprintf(stderr, " %#llx",
 				(unsigned long long)run->internal.data[i]);
 		fputc('\n', stderr);
+		break;
+	case VMX_EXIT_MMIO:
+		warnx_("vCPU %u: the guest fetched code outside RAM (gpa %#llx) at RIP %#llx",
+		       c->id, (unsigned long long)run->mmio.gpa,
+		       (unsigned long long)run->rip);
 		break;
 	default:
 		warnx_("vCPU %u: unexpected exit %u at RIP %#llx", c->id,
@@ -381,6 +415,10 @@ static int vcpu_loop(struct vcpu *c)
 		if (ret && !(ret == -EINTR && c->run->exit_reason == VMX_EXIT_INTR))
 			return ret;
 		c->exits++;
+		if (fetch_outside_ram(c->run)) {
+			report_failure(c, c->run);
+			return EXIT_GUEST_FAILED;
+		}
 		ret = libvmx_vcpu_dispatch(c->vcpu, &vcpu_exit_ops, c);
 		if (ret)
 			return ret;

@@ -11,6 +11,7 @@
  */
 #include <errno.h>
 #include <getopt.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -22,7 +23,6 @@
 
 static struct machine machine = {
 	.lock = PTHREAD_MUTEX_INITIALIZER,
-	.done_cond = PTHREAD_COND_INITIALIZER,
 	.net_tap_fd = -1,
 };
 
@@ -218,21 +218,66 @@ static void machine_create(struct machine *m)
 		die("VMX_SET_CPUID: %s", strerror(-ret));
 }
 
+/*
+ * The main thread takes the signals meant for the whole machine (the
+ * other threads inherit them blocked): SIGINT, SIGTERM and SIGHUP stop the
+ * guest, SIGUSR1 only reports where each vCPU is.
+ */
+static void machine_signals(sigset_t *set)
+{
+	sigemptyset(set);
+	sigaddset(set, SIGINT);
+	sigaddset(set, SIGTERM);
+	sigaddset(set, SIGHUP);
+	sigaddset(set, SIGUSR1);
+	pthread_sigmask(SIG_BLOCK, set, NULL);
+}
+
+static bool machine_stopping(struct machine *m)
+{
+	bool stopping;
+
+	pthread_mutex_lock(&m->lock);
+	stopping = m->stopping;
+	pthread_mutex_unlock(&m->lock);
+	return stopping;
+}
+
+/* Until the guest stops, or a signal stops it (status 128 + signal). */
+static void machine_wait(struct machine *m, const sigset_t *set)
+{
+	const struct timespec tick = { .tv_nsec = 100 * 1000 * 1000 };
+	int sig;
+
+	while (!machine_stopping(m)) {
+		sig = sigtimedwait(set, NULL, &tick);
+		if (sig < 0)
+			continue;
+		if (sig != SIGUSR1)
+			warnx_("stopped by signal %d (%s)", sig, strsignal(sig));
+		vcpus_report(m);
+		if (sig != SIGUSR1) {
+			pthread_mutex_lock(&m->lock);
+			machine_stop(m, 128 + sig);
+			pthread_mutex_unlock(&m->lock);
+		}
+	}
+}
+
 static int machine_run(struct machine *m)
 {
 	unsigned int i;
+	sigset_t set;
 	int ret;
 
+	machine_signals(&set);
 	ret = vcpus_start(m);
 	if (ret)
 		die("cannot start vCPU threads: %s", strerror(-ret));
 	ret = console_start(m);
 	if (ret)
 		die("cannot start the console: %s", strerror(-ret));
-	pthread_mutex_lock(&m->lock);
-	while (!m->stopping)
-		pthread_cond_wait(&m->done_cond, &m->lock);
-	pthread_mutex_unlock(&m->lock);
+	machine_wait(m, &set);
 	for (i = 0; i < m->nr_cpus; i++)
 		if (m->cpus[i].thread_started)
 			pthread_join(m->cpus[i].thread, NULL);

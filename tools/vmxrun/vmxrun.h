@@ -122,7 +122,6 @@ struct machine {
 	unsigned int nr_cpus;
 	struct vcpu cpus[VMXRUN_MAX_CPUS];
 	pthread_mutex_t lock;
-	pthread_cond_t done_cond;
 	/* Under lock: */
 	bool stopping;
 	int exit_code;
@@ -146,6 +145,7 @@ int vcpus_create(struct machine *m);
 int vcpus_start(struct machine *m);
 void vcpu_kick(struct vcpu *c);
 void machine_stop(struct machine *m, int code);
+void vcpus_report(struct machine *m);
 struct vcpu *vcpu_by_apic_id(struct machine *m, uint32_t id);
 void apic_route(struct machine *m, struct vcpu *from,
 		const struct libvmx_apic_msg *msg);
