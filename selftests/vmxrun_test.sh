@@ -131,5 +131,21 @@ else
 	skip "multiboot" "$G/mbtest.elf missing"
 fi
 
+# Signals: SIGUSR1 reports each vCPU and goes on, SIGTERM stops with 143.
+"$VMXRUN" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" --cpus 2 \
+	--memory 128M --cmdline "console=ttyS0 quiet" </dev/null >"$OUT" 2>&1 &
+pid=$!
+sleep 2
+kill -USR1 $pid
+sleep 1
+kill -TERM $pid
+wait $pid
+rc=$?
+lines=$(grep -c '^vmxrun: vCPU [01]: .* exits, the last' "$OUT")
+[ "$rc" = 143 ] && [ "$lines" = 4 ] && grep -q 'stopped by signal 15' "$OUT"
+r=$?
+[ $r = 0 ] || grep '^vmxrun' "$OUT" | sed 's/^/# /'
+tap $r "SIGUSR1 reports 2 vCPUs and runs on, SIGTERM reports and stops with 143 (got $rc, $lines lines)"
+
 echo "1..$n"
 [ "$failed" = 0 ]
