@@ -16,7 +16,12 @@
 
 #include "vmxrun.h"
 
-#define SIG_KICK	SIGUSR1
+/*
+ * Kicks and APIC timers reach one vCPU thread (pthread_kill, SIGEV_THREAD_ID)
+ * with a real-time signal; SIGUSR1 stays the user's (vmxrun.c), since a
+ * process-directed signal goes to any thread that does not block it.
+ */
+#define SIG_KICK	(SIGRTMIN)
 
 static __thread struct vcpu *this_vcpu;
 
