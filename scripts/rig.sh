@@ -43,6 +43,9 @@
 # run alone by 216-544 kB, both together by 1320 kB, and MemFree moves by
 # -4 to +22 MB (per-CPU page lists, lazily built kernel state); so 2 MiB of
 # slab and 32 MiB of free memory, above which something was kept.
+#
+# VMX_QEMU_EXTRA adds arguments to the svm rig's QEMU command line, e.g.
+# "-d cpu_reset,guest_errors -D /tmp/qemu.log" to catch a triple fault.
 # VMX_RIG_APPEND adds to the guest kernel's command line (e.g. loglevel=7).  Both boot Debian's cloud kernel KVER with an initramfs of
 # busybox, vmx.ko, the test module, Debian's KVM modules and the tests.
 # In test mode the serial log is checked by rig-parse.py, which writes
@@ -211,7 +214,7 @@ boot_svm() {
 	# shellcheck disable=SC2046
 	timeout --foreground -k 10 "$limit" qemu-system-x86_64 \
 		$(svm_cpu_args) -cpu qemu64,+svm,+npt -m 1024 \
-		-nographic -no-reboot -net none \
+		-nographic -no-reboot -net none ${VMX_QEMU_EXTRA:-} \
 		-monitor "${VMX_QEMU_MONITOR:-none}" \
 		-kernel "$kdir/vmlinuz" -initrd "$work/initrd.img" \
 		-append "$(cmdline)" </dev/null >"$serial" 2>"$work/qemu.err"
