@@ -346,6 +346,7 @@ FIXTURE(slow) {
 
 FIXTURE_SETUP(slow)
 {
+	test_hang_report_arm(90);
 }
 
 FIXTURE_TEARDOWN(slow)

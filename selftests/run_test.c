@@ -260,6 +260,7 @@ TEST(eight_vcpus_on_threads)
 {
 	struct test_vm *t;
 
+	test_hang_report_arm(20);
 	ASSERT_EQ(0, test_vm_create(&t, 8, guest_worker));
 	run_workers(_metadata, &t, 1, 8);
 	/* Each vCPU wrote only its own slot of the shared array. */
@@ -273,6 +274,7 @@ TEST(several_vms_at_once)
 {
 	struct test_vm *vms[4];
 
+	test_hang_report_arm(20);
 	for (int v = 0; v < 4; v++)
 		ASSERT_EQ(0, test_vm_create(&vms[v], 3, guest_worker));
 	run_workers(_metadata, vms, 4, 3);

@@ -2,10 +2,14 @@
 /*
  * Host side of the selftest framework (see vmx_test.h).
  */
+#include <dirent.h>
 #include <errno.h>
+#include <limits.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "vmx_test.h"
 #include "guest.h"
@@ -189,4 +193,96 @@ const char *test_describe(struct libvmx_vcpu *vcpu, const struct ucall *uc)
 		snprintf(buf, sizeof(buf), "ucall %lu", (unsigned long)uc->cmd);
 	}
 	return buf;
+}
+
+/* ---- hang reports ---- */
+
+static void hang_report_file(const char *path, const char *label)
+{
+	char line[256];
+	FILE *f = fopen(path, "r");
+
+	if (!f)
+		return;
+	while (fgets(line, sizeof(line), f))
+		fprintf(stderr, "# hang: %s: %s%s", label, line,
+			strchr(line, '\n') ? "" : "\n");
+	fclose(f);
+}
+
+static void hang_report_task(const char *tid)
+{
+	static const char *const what[] = { "stat", "wchan", "stack" };
+	char path[128], label[64];
+
+	for (size_t i = 0; i < sizeof(what) / sizeof(what[0]); i++) {
+		snprintf(path, sizeof(path), "/proc/self/task/%s/%s", tid, what[i]);
+		snprintf(label, sizeof(label), "%s %s", tid, what[i]);
+		hang_report_file(path, label);
+	}
+}
+
+/* vmxstat from this program's tree or the rig's /examples, -v -t once. */
+static void hang_report_stats(void)
+{
+	static const char *const rel[] = { "/../tools/vmxstat",
+					   "/../examples/vmxstat" };
+	char self[PATH_MAX], cmd[PATH_MAX + 64];
+	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
+	char *slash;
+
+	if (n <= 0)
+		return;
+	self[n] = 0;
+	slash = strrchr(self, '/');
+	if (!slash)
+		return;
+	*slash = 0;
+	for (size_t i = 0; i < sizeof(rel) / sizeof(rel[0]); i++) {
+		snprintf(cmd, sizeof(cmd), "%s%s", self, rel[i]);
+		if (access(cmd, X_OK))
+			continue;
+		snprintf(cmd, sizeof(cmd), "%s%s -v -t -n 1 | sed 's/^/# hang: /' >&2",
+			 self, rel[i]);
+		if (system(cmd))
+			fprintf(stderr, "# hang: vmxstat failed\n");
+		return;
+	}
+}
+
+static void *hang_report_thread(void *arg)
+{
+	unsigned int seconds = (uintptr_t)arg;
+	struct dirent *d;
+	DIR *dir;
+
+	sleep(seconds);
+	fprintf(stderr, "# hang: still running after %u s\n", seconds);
+	hang_report_file("/proc/loadavg", "loadavg");
+	for (int round = 0; round < 2; round++) {
+		dir = opendir("/proc/self/task");
+		while (dir && (d = readdir(dir))) {
+			if (d->d_name[0] == '.')
+				continue;
+			hang_report_task(d->d_name);
+		}
+		if (dir)
+			closedir(dir);
+		hang_report_stats();
+		sleep(1);
+	}
+	return NULL;
+}
+
+void test_hang_report_arm(unsigned int seconds)
+{
+	pthread_attr_t attr;
+	pthread_t th;
+
+	pthread_attr_init(&attr);
+	pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+	if (pthread_create(&th, &attr, hang_report_thread,
+			   (void *)(uintptr_t)seconds))
+		fprintf(stderr, "# hang: no reporter thread\n");
+	pthread_attr_destroy(&attr);
 }

@@ -72,6 +72,15 @@ const char *test_exit_name(uint32_t reason);
 #define sync_global_from_guest(t, var)					\
 	libvmx_read_gpa((t)->vm, (uint64_t)(uintptr_t)&(var), &(var), sizeof(var))
 
+/*
+ * test_hang_report_arm() - if this process still runs @seconds from now,
+ * print where its threads are (state, wait channel, kernel stack) and
+ * two vmxstat snapshots a second apart to stderr, so that a test the
+ * harness later kills for its timeout leaves a diagnosis in the log.
+ * Call it once per test process, before starting vCPU threads.
+ */
+void test_hang_report_arm(unsigned int seconds);
+
 /* Backend the loaded module drives, 0 if it cannot be opened. */
 unsigned int test_backend(void);
 
