@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: GPL-2.0
 /*
- * Rig-only module for the QEMU (multi-threaded TCG) rig: holds one
+ * Rig-only module for the QEMU rig: holds one
  * reference on the kernel's preempt-notifier static key for the whole
  * boot, so that loading and unloading vmx.ko (which takes and drops its
  * own reference, as kvm.ko does) never re-patches the scheduler's text.
@@ -13,7 +13,8 @@
  * and IPIs pending in the APIC's IRR, RCU stalled.  spec_force_test, which
  * loads vmx.ko once per test, hit it in about one rig boot in six.  The
  * Bochs rig does not load this module, so the key's toggling stays
- * covered there.
+ * covered there.  The rig now runs single-threaded TCG by default; the
+ * module stays for VMX_QEMU_TCG_THREAD=multi and costs nothing otherwise.
  */
 #include <linux/module.h>
 #include <linux/preempt.h>
