@@ -194,6 +194,13 @@ struct vmx_io_info {
 	u8 insn_len;
 };
 
+/* Spare nested-table pages: one fault needs at most three below the root. */
+#define VMX_NPT_CACHE_PAGES	3
+struct vmx_npt_cache {
+	int nr;
+	struct page *pages[VMX_NPT_CACHE_PAGES];
+};
+
 /*
  * struct vmx_vcpu - one virtual CPU; the backend's struct embeds it first
  *
@@ -208,6 +215,7 @@ struct vmx_io_info {
  * @tlb_gen_seen: vmx_mmu.tlb_gen at the last guest TLB flush
  * @fpu:	guest XSAVE area (non-compacted, 4 KiB, 64-byte aligned)
  * @xcr0:	guest XCR0
+ * @npt_cache:	zeroed table pages for the next nested page faults
  */
 struct vmx_vcpu {
 	struct vmx_vm *vm;
@@ -225,6 +233,7 @@ struct vmx_vcpu {
 	struct preempt_notifier preempt_notifier;
 
 	struct vmx_event_queue events;
+	struct vmx_npt_cache npt_cache;
 	enum vmx_pending_io pending_io;
 	u8 pending_insn_len;
 	u8 pending_io_size;
@@ -332,6 +341,7 @@ int vmx_read_guest_phys(struct vmx_vcpu *vcpu, u64 gpa, void *buf, size_t len);
 /* mmu.c */
 int vmx_mmu_init(struct vmx_vm *vm);
 void vmx_mmu_destroy(struct vmx_vm *vm);
+void vmx_mmu_vcpu_free(struct vmx_vcpu *vcpu);
 int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 			 bool fetch);
 void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,

@@ -342,14 +342,15 @@ void vmx_mmu_harvest_dirty(struct vmx_vm *vm, struct vmx_slot *slot,
 	vmx_mmu_flush_upto(vm, flush_gen);
 }
 
-/* Up to three new tables may be needed below the root for one fault. */
-struct vmx_npt_cache {
-	int nr;
-	struct page *pages[VMX_NPT_LEVELS - 1];
-};
-
+/*
+ * Table pages come from the vCPU's own cache, topped up before the fault
+ * takes the lock (where it may sleep).  What a fault did not use stays
+ * for the next one: allocating, zeroing and freeing three pages on every
+ * fault was a third of a first touch's cost (bench/RESULTS.md).
+ */
 static int vmx_npt_cache_fill(struct vmx_npt_cache *cache)
 {
+	BUILD_BUG_ON(VMX_NPT_LEVELS - 1 != VMX_NPT_CACHE_PAGES);
 	while (cache->nr < ARRAY_SIZE(cache->pages)) {
 		struct page *page = alloc_page(GFP_KERNEL_ACCOUNT | __GFP_ZERO);
 
@@ -360,8 +361,11 @@ static int vmx_npt_cache_fill(struct vmx_npt_cache *cache)
 	return 0;
 }
 
-static void vmx_npt_cache_free(struct vmx_npt_cache *cache)
+/* The vCPU goes: its spare table pages with it. */
+void vmx_mmu_vcpu_free(struct vmx_vcpu *vcpu)
 {
+	struct vmx_npt_cache *cache = &vcpu->npt_cache;
+
 	while (cache->nr)
 		__free_page(cache->pages[--cache->nr]);
 }
@@ -409,43 +413,56 @@ static void vmx_npt_install(struct vmx_vm *vm, struct vmx_npt_cache *cache,
 }
 
 /*
+ * Does the host map @hva with one 2 MiB page (writable if @writable)?
+ * Read without mmap_lock, as GUP-fast does: with interrupts off no page
+ * table on the way can be freed under us (x86 frees them only after an
+ * IPI or an RCU grace period).  A change racing with this read also
+ * raises the notifier sequence, which the fault checks under mmu.lock.
+ */
+static bool vmx_host_maps_huge(struct mm_struct *mm, unsigned long hva,
+			       bool writable)
+{
+	unsigned long flags;
+	bool huge = false;
+	pgd_t pgd;
+	p4d_t p4d;
+	pud_t pud;
+	pmd_t pmd;
+
+	local_irq_save(flags);
+	pgd = READ_ONCE(*pgd_offset(mm, hva));
+	if (pgd_none(pgd) || !pgd_present(pgd))
+		goto out;
+	/* With p4d or pud folded, *_offset() hands back the copy itself. */
+	p4d = READ_ONCE(*p4d_offset(&pgd, hva));
+	if (p4d_none(p4d) || !p4d_present(p4d))
+		goto out;
+	pud = READ_ONCE(*pud_offset(&p4d, hva));
+	if (pud_none(pud) || !pud_present(pud) || pud_leaf(pud))
+		goto out;
+	pmd = READ_ONCE(*pmd_offset(&pud, hva));
+	huge = pmd_present(pmd) && pmd_leaf(pmd) &&
+	       (!writable || pmd_write(pmd));
+out:
+	local_irq_restore(flags);
+	return huge;
+}
+
+/*
  * Can @gfn be mapped with a 2 MiB leaf?  The whole aligned 2 MiB must be
  * in the slot, at the same offset in host and guest, and the host must
- * map it with one huge page (which its own page table says).
+ * map it with one huge page.
  */
 static bool vmx_mmu_can_map_huge(struct vmx_vm *vm, const struct vmx_slot *slot,
 				 u64 gfn, unsigned long hva, bool writable)
 {
 	u64 first = ALIGN_DOWN(gfn, VMX_NPT_HUGE_PAGES);
-	bool huge = false;
-	pgd_t *pgd;
-	p4d_t *p4d;
-	pud_t *pud;
-	pmd_t *pmd, pmdval;
 
-	might_sleep();
 	if (slot->dirty_bitmap || first < slot->base_gfn ||
 	    first + VMX_NPT_HUGE_PAGES > slot->base_gfn + slot->npages ||
 	    (hva & (PMD_SIZE - 1)) != ((gfn << PAGE_SHIFT) & (PMD_SIZE - 1)))
 		return false;
-
-	mmap_read_lock(vm->mm);
-	pgd = pgd_offset(vm->mm, hva);
-	if (pgd_none(*pgd) || pgd_bad(*pgd))
-		goto out;
-	p4d = p4d_offset(pgd, hva);
-	if (p4d_none(*p4d) || p4d_bad(*p4d))
-		goto out;
-	pud = pud_offset(p4d, hva);
-	if (pud_none(*pud) || !pud_present(*pud) || pud_leaf(*pud))
-		goto out;
-	pmd = pmd_offset(pud, hva);
-	pmdval = READ_ONCE(*pmd);
-	huge = pmd_present(pmdval) && pmd_leaf(pmdval) &&
-	       (!writable || pmd_write(pmdval));
-out:
-	mmap_read_unlock(vm->mm);
-	return huge;
+	return vmx_host_maps_huge(vm->mm, hva, writable);
 }
 
 static void vmx_mmu_exit_mmio(struct vmx_vcpu *vcpu, u64 gpa, bool write,
@@ -462,12 +479,22 @@ static void vmx_mmu_exit_mmio(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 	run->mmio.is_fetch = fetch;
 }
 
-/* Pin the host page behind @hva; say whether it is mapped writable. */
+/*
+ * Pin the host page behind @hva; say whether it is mapped writable.  The
+ * VMM's own page table first, without mmap_lock (the page is there after
+ * the VMM touched it); the full walk, which may fault the page in, only
+ * when that fails.  The caller is the VM's owner, so current->mm is the
+ * VM's.
+ */
 static int vmx_mmu_get_page(unsigned long hva, bool want_write,
 			    bool need_write, struct page **page, bool *writable)
 {
 	long got;
 
+	if (get_user_page_fast_only(hva, want_write ? FOLL_WRITE : 0, page)) {
+		*writable = want_write;
+		return 0;
+	}
 	got = get_user_pages_unlocked(hva, 1, page, want_write ? FOLL_WRITE : 0);
 	if (got == 1) {
 		*writable = want_write;
@@ -494,7 +521,7 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 			 bool fetch)
 {
 	struct vmx_vm *vm = vcpu->vm;
-	struct vmx_npt_cache cache = { 0 };
+	struct vmx_npt_cache *cache = &vcpu->npt_cache;
 	u64 gfn = gpa >> PAGE_SHIFT;
 	struct vmx_slot *slot, copy;
 	unsigned long seq, hva;
@@ -528,12 +555,12 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 	copy = *slot;
 	rcu_read_unlock();
 
-	ret = vmx_npt_cache_fill(&cache);
+	ret = vmx_npt_cache_fill(cache);
 	if (ret)
-		goto out;
+		return ret;
 	ret = vmx_mmu_get_page(hva, writable, write, &page, &writable);
 	if (ret)
-		goto out;
+		return ret;
 
 	huge = vmx_mmu_can_map_huge(vm, &copy, gfn, hva, writable);
 
@@ -547,15 +574,12 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 	if (slot && writable)
 		vmx_slot_mark_dirty(slot, gfn);
 	rcu_read_unlock();
-	vmx_npt_install(vm, &cache, gfn, page_to_phys(page), prot, huge);
+	vmx_npt_install(vm, cache, gfn, page_to_phys(page), prot, huge);
 	vcpu->stat.npt_filled++;
 out_unlock:
 	spin_unlock(&vm->mmu.lock);
 	put_page(page);
-	ret = 1;
-out:
-	vmx_npt_cache_free(&cache);
-	return ret;
+	return 1;
 
 mmio:
 	vmx_stat_exit_mmio(vcpu);

@@ -72,6 +72,7 @@ static void vmx_vm_free(struct vmx_vm *vm)
 		if (!vcpu)
 			continue;
 		vmx_ops->vcpu_free(vcpu);
+		vmx_mmu_vcpu_free(vcpu);
 		free_page((unsigned long)vcpu->run);
 		kfree(vcpu->fpu);
 		kfree(vcpu);
