@@ -35,6 +35,7 @@
 #include <Zydis/Zydis.h>
 
 #include "assist.h"
+#include "quickdec.h"
 
 #define PAGE_SIZE		4096ULL
 #define PAGE_MASK		(~(PAGE_SIZE - 1))
@@ -482,12 +483,22 @@ static void decode_fixup(struct emu *e)
 	}
 }
 
+static bool code32(const struct emu *e)
+{
+	return e->mode == ZYDIS_MACHINE_MODE_LEGACY_32 ||
+	       e->mode == ZYDIS_MACHINE_MODE_LONG_COMPAT_32;
+}
+
+/* The common MOVs through quickdec.c, everything else through Zydis. */
 static ZyanStatus decode(struct emu *e, const uint8_t *buf, unsigned int len)
 {
 	ZydisDecoder dec;
 	ZydisStackWidth sw;
 	ZyanStatus st;
 
+	if ((e->long64 || code32(e)) &&
+	    !lv_quick_decode(e->long64, buf, len, &e->insn, e->op))
+		return ZYAN_STATUS_SUCCESS;
 	if (e->long64)
 		sw = ZYDIS_STACK_WIDTH_64;
 	else

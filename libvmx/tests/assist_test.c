@@ -11,7 +11,9 @@
  *    non-canonical addresses and segment violations, unsupported
  *    instructions, device errors, bad arguments;
  *  - a generated corpus cross-checked against capstone: length, memory
- *    operand address/size/direction and register operand must agree.
+ *    operand address/size/direction and register operand must agree;
+ *    run with the fast MOV decoder (quickdec.c) and without it;
+ *  - the fast decoder against Zydis, field by field, over the corpus.
  */
 #include <stdio.h>
 
@@ -20,6 +22,7 @@
 #include "assist_env.h"
 #include "corpus_gen.h"
 #include "kselftest_harness.h"
+#include "quickdec.h"
 
 
 #define CODE_IP		ENV_CODE
@@ -1491,7 +1494,7 @@ static int sparse_write(void *ctx, uint64_t gpa, const void *buf, size_t len)
 	return -EFAULT;
 }
 
-TEST(capstone_corpus)
+static void run_capstone_corpus(struct __test_metadata *_metadata)
 {
 	static const struct {
 		enum env_mode mode;
@@ -1524,6 +1527,168 @@ TEST(capstone_corpus)
 	EXPECT_EQ(0, x.failed);
 	EXPECT_LT(100000, x.checked);
 	env_free(&e);
+}
+
+TEST(capstone_corpus)
+{
+	run_capstone_corpus(_metadata);
+}
+
+/* The same with every instruction decoded by Zydis. */
+TEST(capstone_corpus_zydis_only)
+{
+	lv_quick_decode_enabled = false;
+	run_capstone_corpus(_metadata);
+	lv_quick_decode_enabled = true;
+}
+
+/* ---- The fast MOV decoder against Zydis ---- */
+
+struct qcheck {
+	struct __test_metadata *meta;
+	ZydisDecoder dec;
+	bool long64;
+	unsigned long taken, failed;
+};
+
+#define QFAIL(q, ent, what) do {					\
+	if ((q)->failed++ < 10)						\
+		printf("# quickdec %s: %02x %02x %02x %02x %02x %02x %02x %02x\n", \
+		       what, (ent)->bytes[0], (ent)->bytes[1],		\
+		       (ent)->bytes[2], (ent)->bytes[3], (ent)->bytes[4],	\
+		       (ent)->bytes[5], (ent)->bytes[6], (ent)->bytes[7]);	\
+	return;								\
+} while (0)
+
+static bool qcheck_mem(const struct qcheck *q, const ZydisDecodedOperandMem *a,
+		       const ZydisDecodedOperandMem *b)
+{
+	if (a->type != b->type || a->base != b->base || a->index != b->index ||
+	    a->disp.value != b->disp.value)
+		return false;
+	if (a->index != ZYDIS_REGISTER_NONE && a->scale != b->scale)
+		return false;
+	/* 64-bit mode ignores ES/CS/SS/DS, and so does the assist there. */
+	if (q->long64 && a->segment != ZYDIS_REGISTER_FS &&
+	    a->segment != ZYDIS_REGISTER_GS &&
+	    b->segment != ZYDIS_REGISTER_FS && b->segment != ZYDIS_REGISTER_GS)
+		return true;
+	return a->segment == b->segment;
+}
+
+static bool qcheck_op(const struct qcheck *q, const ZydisDecodedOperand *a,
+		      const ZydisDecodedOperand *b)
+{
+	if (a->type != b->type || a->size != b->size)
+		return false;
+	switch (a->type) {
+	case ZYDIS_OPERAND_TYPE_REGISTER:
+		return a->reg.value == b->reg.value;
+	case ZYDIS_OPERAND_TYPE_MEMORY:
+		return qcheck_mem(q, &a->mem, &b->mem);
+	case ZYDIS_OPERAND_TYPE_IMMEDIATE:
+		/* Sign-extended in full: a 64-bit store takes all of it. */
+		return a->imm.value.u == b->imm.value.u;
+	default:
+		return false;
+	}
+}
+
+static void qcheck_entry(void *ctx, const struct corpus_entry *ent)
+{
+	struct qcheck *q = ctx;
+	ZydisDecodedInstruction qi, zi;
+	ZydisDecodedOperand qo[ZYDIS_MAX_OPERAND_COUNT];
+	ZydisDecodedOperand zo[ZYDIS_MAX_OPERAND_COUNT];
+	unsigned int len;
+
+	/* Every length, so that running out of bytes is covered too. */
+	for (len = 1; len <= CORPUS_BYTES; len++) {
+		if (lv_quick_decode(q->long64, ent->bytes, len, &qi, qo))
+			continue;
+		q->taken++;
+		if (!ZYAN_SUCCESS(ZydisDecoderDecodeFull(&q->dec, ent->bytes,
+							 len, &zi, zo)))
+			QFAIL(q, ent, "taken, Zydis refuses");
+		/* Taken with too few bytes: Zydis refused above. */
+		if (zi.length != qi.length)
+			QFAIL(q, ent, "length");
+		if (zi.mnemonic != ZYDIS_MNEMONIC_MOV || zi.opcode != qi.opcode ||
+		    zi.operand_width != qi.operand_width ||
+		    zi.address_width != qi.address_width ||
+		    zi.operand_count_visible != 2 ||
+		    zi.attributes & (ZYDIS_ATTRIB_HAS_LOCK |
+				     ZYDIS_ATTRIB_HAS_REP |
+				     ZYDIS_ATTRIB_HAS_REPNE))
+			QFAIL(q, ent, "instruction");
+		if (!qcheck_op(q, &qo[0], &zo[0]) || !qcheck_op(q, &qo[1], &zo[1]))
+			QFAIL(q, ent, "operands");
+		return;
+	}
+}
+
+TEST(quick_decode_matches_zydis)
+{
+	struct qcheck q = { .meta = _metadata };
+	unsigned long total = 0;
+
+	ASSERT_TRUE(ZYAN_SUCCESS(ZydisDecoderInit(&q.dec,
+						   ZYDIS_MACHINE_MODE_LEGACY_32,
+						   ZYDIS_STACK_WIDTH_32)));
+	total += corpus_generate(32, 6, qcheck_entry, &q);
+	q.long64 = true;
+	ASSERT_TRUE(ZYAN_SUCCESS(ZydisDecoderInit(&q.dec,
+						   ZYDIS_MACHINE_MODE_LONG_64,
+						   ZYDIS_STACK_WIDTH_64)));
+	total += corpus_generate(64, 6, qcheck_entry, &q);
+	printf("# quickdec: %lu corpus entries, %lu decodes taken, %lu differ from Zydis\n",
+	       total, q.taken, q.failed);
+	EXPECT_EQ(0, q.failed);
+	EXPECT_LT(5000, q.taken);
+}
+
+/* What it takes and what it leaves to Zydis, in both code sizes. */
+TEST(quick_decode_forms)
+{
+	static const struct {
+		bool long64;
+		const char *hex;
+		int want;	/* 0: taken, -1: left to Zydis */
+		unsigned int len;
+	} cases[] = {
+		{ false, "a2 00 00 00 d0", 0, 5 },	/* mov %al, moffs */
+		{ true, "89 02", 0, 2 },		/* mov %eax, (%rdx) */
+		{ true, "48 8b 47 08", 0, 4 },		/* mov 8(%rdi), %rax */
+		{ true, "66 89 02", 0, 3 },		/* mov %ax, (%rdx) */
+		{ true, "40 88 32", 0, 3 },		/* mov %sil, (%rdx) */
+		{ true, "65 c7 00 01 02 03 04", 0, 7 },	/* gs: movl $imm */
+		{ true, "89 05 10 00 00 00", 0, 6 },	/* RIP-relative */
+		{ false, "8b 04 25 00 10 00 00", 0, 7 },	/* SIB, no base */
+		{ true, "89 c0", -1, 0 },		/* register form */
+		{ true, "f0 89 02", -1, 0 },		/* LOCK: #UD */
+		{ true, "67 89 02", -1, 0 },		/* 67h */
+		{ true, "64 65 89 02", -1, 0 },		/* two segments */
+		{ true, "48 66 89 02", -1, 0 },		/* REX not last */
+		{ true, "c7 48 08 00 00 00 00", -1, 0 },/* C7 /1 */
+		{ true, "01 02", -1, 0 },		/* ADD: Zydis's */
+		{ true, "8b 04", -1, 0 },		/* SIB cut off */
+		{ false, "a1 00 00 00", -1, 0 },	/* moffs cut off */
+		{ false, "48 89 02", -1, 0 },		/* 48 is DEC here */
+	};
+	ZydisDecodedInstruction in;
+	ZydisDecodedOperand op[ZYDIS_MAX_OPERAND_COUNT];
+	unsigned int i;
+
+	for (i = 0; i < ARRAY_SIZE(cases); i++) {
+		uint8_t buf[16];
+		unsigned int n = hex_parse(cases[i].hex, buf, sizeof(buf));
+
+		EXPECT_EQ(cases[i].want,
+			  lv_quick_decode(cases[i].long64, buf, n, &in, op))
+			TH_LOG("%s", cases[i].hex);
+		if (!cases[i].want)
+			EXPECT_EQ(cases[i].len, in.length) TH_LOG("%s", cases[i].hex);
+	}
 }
 
 TEST_HARNESS_MAIN
