@@ -268,7 +268,7 @@ struct vmx_vcpu {
 		u64 npt_filled;
 		u64 runs;
 		u64 guest_ns;
-		u64 entered_at;		/* local_clock() at the last entry */
+		u64 entered_at;		/* vmx_guest_clock_now() at entry */
 		u64 exit_kind[__VMX_STATS_EXIT_MAX];
 		u64 user_exit[VMX_STATS_USER_EXIT_MAX + 1];
 		u64 injected[__VMX_STATS_INJ_MAX];

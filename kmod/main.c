@@ -245,6 +245,7 @@ static int __init vmx_init(void)
 	register_reboot_notifier(&vmx_reboot_nb);
 	vmx_syscore_register(&vmx_syscore);
 
+	vmx_guest_clock_init();
 	ret = vmx_netlink_init();
 	if (ret)
 		goto out_disable;

@@ -9,6 +9,7 @@
  * holds the lock may therefore read a listed VM and its vCPUs without a
  * reference: neither can be freed before it is unlinked.
  */
+#include <linux/clocksource.h>
 #include <linux/cred.h>
 #include <linux/list.h>
 #include <linux/mutex.h>
@@ -17,7 +18,25 @@
 #include <linux/slab.h>
 #include <linux/timekeeping.h>
 
+#include <asm/tsc.h>
+
 #include "core.h"
+
+struct vmx_guest_clock vmx_guest_clock;
+
+void vmx_guest_clock_init(void)
+{
+	if (!tsc_khz)
+		return;
+	/*
+	 * ns = cycles * 10^6 / tsc_khz.  mul_u64_u32_shr() keeps the whole
+	 * product, so a long stay in the guest cannot overflow it; the
+	 * short range asked for here only buys precision.
+	 */
+	clocks_calc_mult_shift(&vmx_guest_clock.mult, &vmx_guest_clock.shift,
+			       tsc_khz, USEC_PER_SEC, 1);
+	vmx_guest_clock.tsc = true;
+}
 
 static LIST_HEAD(vmx_stats_vms);	/* sorted by id */
 static DEFINE_MUTEX(vmx_stats_lock);	/* protects vmx_stats_vms */
