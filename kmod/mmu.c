@@ -489,13 +489,14 @@ static void vmx_mmu_exit_mmio(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 static int vmx_mmu_get_page(unsigned long hva, bool want_write,
 			    bool need_write, struct page **page, bool *writable)
 {
+	unsigned int flags = want_write ? FOLL_WRITE : 0;
 	long got;
 
-	if (get_user_page_fast_only(hva, want_write ? FOLL_WRITE : 0, page)) {
+	if (get_user_page_fast_only(hva, flags, page)) {
 		*writable = want_write;
 		return 0;
 	}
-	got = get_user_pages_unlocked(hva, 1, page, want_write ? FOLL_WRITE : 0);
+	got = get_user_pages_unlocked(hva, 1, page, flags);
 	if (got == 1) {
 		*writable = want_write;
 		return 0;

@@ -32,8 +32,8 @@
 # run_test failed that way in 4 of 8 boots, run_test with notifier_test
 # in 1 of 10; the boot also died now and then in the known MTTCG
 # text-patching hang.  Single-threaded TCG: no such failure in
-# 13 boots (12 of run_test with notifier_test, 45-49 s each, one whole
-# suite, 55 s), at about 2.5 times the guest time.
+# 14 boots (12 of run_test with notifier_test, 45-49 s each, two whole
+# suites, 55-56 s), at about 2.5 times the guest time.
 # "bench" runs on one CPU: QEMU with -icount (guest time =
 # instruction count, figures repeat exactly; the 6.1 kernel cannot bring
 # up a second CPU under -icount), Bochs at its fixed IPS; VMX_SVM_ICOUNT=1
@@ -87,8 +87,6 @@ else
 	fuzz_time=${VMX_FUZZ_TIME:-$([ "$rig" = svm ] && echo 0 || echo 2)}
 fi
 fuzz_seed=${VMX_FUZZ_SEED:-$(date +%s)}
-# Single-threaded TCG in every mode (see "svm:" above).
-tcg_thread=single
 leak_slab_kb=${VMX_LEAK_SLAB_KB:-2048}
 leak_free_kb=${VMX_LEAK_FREE_KB:-32768}
 
@@ -218,7 +216,7 @@ svm_cpu_args() {
 	if [ "$icount" = 1 ]; then
 		echo "-accel tcg -smp 1 -icount shift=0,sleep=off"
 	else
-		echo "-accel tcg,thread=${VMX_QEMU_TCG_THREAD:-$tcg_thread} -smp 2"
+		echo "-accel tcg,thread=${VMX_QEMU_TCG_THREAD:-single} -smp 2"
 	fi
 }
 
