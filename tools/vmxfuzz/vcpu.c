@@ -66,9 +66,26 @@ void fz_vcpu_kick(struct fz_vcpu *v)
  *    CR4.PAE=0 it takes this for "long mode without PAE" and keeps the
  *    guest's CR0, and the host then runs with paging off and hangs.
  * Real CPUs do neither.
+ *
+ * Bochs 2.7 (the VMX rig) lets a VM entry load SS unusable or with a type
+ * other than read/write data, then aborts the whole emulator on the
+ * guest's next stack access ("failed assertion IS_DATA_SEGMENT_WRITEABLE
+ * (... SS ...)" in stack.cc, seen 2026-12-06 in CI, an INT in real mode).
+ * A real CPU fails such an entry (SDM 26.3.1.2: a usable SS must be type
+ * 3 or 7) or, for an unusable SS in real mode, pushes through its base
+ * and limit.  On VMX the fuzzer keeps SS a usable read/write data
+ * segment.
  */
 void fz_rig_quirks(struct vmx_sregs *sr)
 {
+	if (fz.caps.backend == VMX_BACKEND_INTEL) {
+		sr->ss.unusable = 0;
+		sr->ss.s = 1;
+		sr->ss.present = 1;
+		if (sr->ss.type < 16)
+			sr->ss.type = (sr->ss.type & 4) | 3;
+		return;
+	}
 	if (fz.caps.backend != VMX_BACKEND_SVM)
 		return;
 	sr->tr.present = 1;
@@ -770,6 +787,8 @@ void fz_flip_run(struct fz_rng *r, struct vmx_run *run)
 		b[fz_below(r, VMX_RUN_AREA_SIZE)] ^= 1 << fz_below(r, 8);
 		break;
 	}
+	/* The register copy is guest state too: no emulator-killers. */
+	fz_rig_quirks(&run->sregs);
 }
 
 static void fz_probe_vcpu_fd(struct fz_vcpu *v)
