@@ -56,7 +56,7 @@ void fz_note(const char *fmt, ...)
 	va_end(ap);
 }
 
-static const char *fz_errname(int ret, int err)
+const char *fz_errname(int ret, int err)
 {
 	static __thread char buf[32];
 

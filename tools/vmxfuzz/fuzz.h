@@ -197,6 +197,9 @@ struct fz_scen {
 
 int fz_ioctl(int fd, unsigned long req, void *arg);
 void fz_flip_run_inputs(struct fz_rng *r, struct vmx_run *run);
+/* "success (N)" or the errno's name, for mismatch messages. */
+const char *fz_errname(int ret, int err);
+
 /*
  * fz_expect() - compare an ioctl's outcome with the ABI.  @want is 0 for
  * success, an errno, or FZ_ANY_ERRNO for "any error".  ENOMEM is always

@@ -340,10 +340,18 @@ static void fz_vcpu_run(struct fz_vcpu *v, timer_t timer)
 	fz_cur_run = NULL;
 	run->immediate_exit = 0;
 	fz_count(FZ_RUNS);
+	/*
+	 * EBUSY (another thread is in an ioctl of this vCPU, see the top of
+	 * this file) and ENOMEM come before the kernel reads the run area:
+	 * the call did not take the bad bits either.
+	 */
+	if (ret && (err == EBUSY || err == ENOMEM))
+		sync_bad = false;
 	if (sync_bad || (ret && err == EINVAL && sync_dirty)) {
 		if (!ret || err != EINVAL)
-			fz_mismatch("VMX_RUN took sync_want %#x sync_dirty %#x",
-				    run->sync_want, run->sync_dirty);
+			fz_mismatch("VMX_RUN took sync_want %#x sync_dirty %#x: %s",
+				    run->sync_want, run->sync_dirty,
+				    fz_errname(ret, err));
 		run->sync_want &= VMX_SYNC_VALID_WANT;
 		run->sync_dirty = 0;
 		return;
