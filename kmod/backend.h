@@ -67,6 +67,30 @@ struct vmx_cpuid_policy {
 #define VMX_NPT_EXEC	BIT(1)
 
 /**
+ * struct vmx_npt_format - a backend's nested page table entry bits
+ * @present:	an entry with any of these bits set maps something
+ * @huge:	the large-leaf bit (levels 2 and 3)
+ * @table:	an entry pointing to a next-level table: the table's
+ *		address and these bits
+ * @leaf:	bits of every leaf (read permission, memory type, A/D)
+ * @write:	bits a writable leaf adds
+ * @exec:	bits an executable leaf adds
+ * @no_exec:	bits a leaf without execute permission adds
+ *
+ * Data rather than functions: the core's fault path builds entries with
+ * no indirect call (each one a retpoline on the host kernels we run on).
+ */
+struct vmx_npt_format {
+	u64 present;
+	u64 huge;
+	u64 table;
+	u64 leaf;
+	u64 write;
+	u64 exec;
+	u64 no_exec;
+};
+
+/**
  * struct vmx_backend_ops - what a backend (SVM, Intel VMX) provides
  * @name:		short name for log lines ("svm", "intel")
  * @backend_id:		VMX_BACKEND_* reported to user space
@@ -85,12 +109,8 @@ struct vmx_cpuid_policy {
  * @cpu_emergency_disable: the same from the crash/emergency-reboot path:
  *			NMI context, no locks, must tolerate any state.
  *
- * Nested page table format (the core owns the radix tree):
- * @npt_table_entry:	entry pointing to a next-level table at @pa
- * @npt_leaf_entry:	leaf mapping @pa with VMX_NPT_* @prot; @huge for a
- *			2 MiB leaf at level 2
- * @npt_present:	does @pte map anything
- * @npt_huge:		is @pte (at level 2 or 3) a large leaf
+ * @npt_format:		nested page table entry format (the core owns the
+ *			radix tree)
  *
  * vCPUs (all with the vCPU mutex held, in the vCPU thread):
  * @vcpu_size:		size of the backend's vCPU struct, which embeds
@@ -130,10 +150,7 @@ struct vmx_backend_ops {
 	void (*cpu_disable)(void);
 	void (*cpu_emergency_disable)(void);
 
-	u64 (*npt_table_entry)(phys_addr_t pa);
-	u64 (*npt_leaf_entry)(phys_addr_t pa, unsigned int prot, bool huge);
-	bool (*npt_present)(u64 pte);
-	bool (*npt_huge)(u64 pte);
+	const struct vmx_npt_format *npt_format;
 
 	size_t vcpu_size;
 	int (*vcpu_init)(struct vmx_vcpu *vcpu);

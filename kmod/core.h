@@ -304,7 +304,7 @@ int vmx_event_check(const struct vmx_event *ev);
 void vmx_vcpu_queue_exception(struct vmx_vcpu *vcpu, u8 vector, bool has_error,
 			      u32 error_code);
 int vmx_vcpu_inject(struct vmx_vcpu *vcpu, const struct vmx_event *ev);
-void vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan);
+bool vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan);
 int vmx_event_exit(struct vmx_vcpu *vcpu, const struct vmx_event *interrupted);
 bool vmx_event_wakes_hlt(struct vmx_vcpu *vcpu);
 bool vmx_event_triple_fault(struct vmx_vcpu *vcpu);

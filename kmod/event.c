@@ -175,13 +175,20 @@ int vmx_vcpu_inject(struct vmx_vcpu *vcpu, const struct vmx_event *ev)
  * delivery that was interrupted), then an interrupted delivery, then an
  * NMI when the guest can take one, then an interrupt when its window is
  * open.  Called by the backend with IRQs off, right before the entry.
+ * False when the plan is empty (nothing to inject, no window to open):
+ * the common case, which a backend whose windows are closed may skip.
  */
-void vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan)
+bool vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan)
 {
 	struct vmx_event_queue *q = &vcpu->events;
 
 	memset(plan, 0, sizeof(*plan));
 	q->injected = VMX_INJECTED_NONE;
+	if (likely(!q->exception_pending && !q->interrupted_valid &&
+		   !q->nmi_pending && !q->irq_pending)) {
+		plan->irq_window = READ_ONCE(vcpu->run->request_irq_window);
+		return plan->irq_window;
+	}
 	if (q->exception_pending) {
 		q->injected = VMX_INJECTED_EXCEPTION;
 		plan->event = q->exception;
@@ -204,6 +211,7 @@ void vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan)
 	plan->nmi_window = q->nmi_pending && q->injected != VMX_INJECTED_NMI;
 	plan->irq_window = (q->irq_pending && q->injected != VMX_INJECTED_IRQ) ||
 			   READ_ONCE(vcpu->run->request_irq_window);
+	return true;
 }
 
 /* The slot the injected event came from is free: it was delivered. */

@@ -81,6 +81,32 @@ int vmx_mmu_init(struct vmx_vm *vm)
 	return 0;
 }
 
+/* Entries in the backend's format (struct vmx_npt_format). */
+static inline bool vmx_npte_present(u64 pte)
+{
+	return pte & vmx_ops->npt_format->present;
+}
+
+static inline bool vmx_npte_huge(u64 pte)
+{
+	return pte & vmx_ops->npt_format->huge;
+}
+
+static inline u64 vmx_npte_table(phys_addr_t pa)
+{
+	return pa | vmx_ops->npt_format->table;
+}
+
+/* A leaf mapping @pa with VMX_NPT_* @prot; @huge: a 2 MiB leaf at level 2. */
+static inline u64 vmx_npte_leaf(phys_addr_t pa, unsigned int prot, bool huge)
+{
+	const struct vmx_npt_format *f = vmx_ops->npt_format;
+
+	return pa | f->leaf | (prot & VMX_NPT_WRITE ? f->write : 0) |
+	       (prot & VMX_NPT_EXEC ? f->exec : f->no_exec) |
+	       (huge ? f->huge : 0);
+}
+
 static void vmx_npt_free_table(u64 *table, int level)
 {
 	int i;
@@ -88,7 +114,7 @@ static void vmx_npt_free_table(u64 *table, int level)
 	for (i = 0; level > 1 && i < VMX_NPT_ENTRIES; i++) {
 		u64 pte = table[i];
 
-		if (vmx_ops->npt_present(pte) && !vmx_ops->npt_huge(pte))
+		if (vmx_npte_present(pte) && !vmx_npte_huge(pte))
 			vmx_npt_free_table(vmx_npt_table(pte), level - 1);
 	}
 	free_page((unsigned long)table);
@@ -209,9 +235,9 @@ static bool vmx_npt_zap(u64 *table, int level, u64 base, u64 start, u64 end,
 		gfn = base + i * span;
 		if (gfn >= end || gfn + span <= start)
 			continue;
-		if (!vmx_ops->npt_present(pte))
+		if (!vmx_npte_present(pte))
 			continue;
-		if (level == 1 || vmx_ops->npt_huge(pte)) {
+		if (level == 1 || vmx_npte_huge(pte)) {
 			WRITE_ONCE(table[i], 0);
 			zapped = true;
 		} else if (reclaim && gfn >= start && gfn + span <= end) {
@@ -385,9 +411,9 @@ static void vmx_npt_install(struct vmx_vm *vm, struct vmx_npt_cache *cache,
 	for (level = VMX_NPT_LEVELS; level > 1; level--) {
 		entry = &table[vmx_npt_index(gfn, level)];
 		if (level == VMX_NPT_HUGE_LEVEL && huge &&
-		    (!vmx_ops->npt_present(*entry) || vmx_ops->npt_huge(*entry))) {
+		    (!vmx_npte_present(*entry) || vmx_npte_huge(*entry))) {
 			pa -= (gfn & (VMX_NPT_HUGE_PAGES - 1)) << PAGE_SHIFT;
-			WRITE_ONCE(*entry, vmx_ops->npt_leaf_entry(pa, prot, true));
+			WRITE_ONCE(*entry, vmx_npte_leaf(pa, prot, true));
 			return;
 		}
 		/*
@@ -397,19 +423,19 @@ static void vmx_npt_install(struct vmx_vm *vm, struct vmx_npt_cache *cache,
 		 * does not map would find nothing to zap: count the leaf
 		 * as removed, so that invalidation flushes.
 		 */
-		if (vmx_ops->npt_present(*entry) && vmx_ops->npt_huge(*entry)) {
+		if (vmx_npte_present(*entry) && vmx_npte_huge(*entry)) {
 			WRITE_ONCE(*entry, 0);
 			vm->mmu.zap_gen++;
 		}
-		if (!vmx_ops->npt_present(*entry)) {
+		if (!vmx_npte_present(*entry)) {
 			struct page *page = cache->pages[--cache->nr];
 
-			WRITE_ONCE(*entry, vmx_ops->npt_table_entry(page_to_phys(page)));
+			WRITE_ONCE(*entry, vmx_npte_table(page_to_phys(page)));
 		}
 		table = vmx_npt_table(*entry);
 	}
 	WRITE_ONCE(table[vmx_npt_index(gfn, 1)],
-		   vmx_ops->npt_leaf_entry(pa, prot, false));
+		   vmx_npte_leaf(pa, prot, false));
 }
 
 /*

@@ -676,6 +676,45 @@ TEST(msrs_shared_with_guest)
 	test_vm_destroy(t);
 }
 
+#define EFER_SCE	(1ULL << 0)
+
+static void guest_syscall_target(void)
+{
+	GUEST_SYNC(2);
+	GUEST_DONE();
+	for (;;)
+		;
+}
+
+/*
+ * The SYSCALL MSRs are switched lazily on VMX (the guest's stay in the
+ * CPU across exits handled in the kernel): a WRMSR handled there must
+ * reach the CPU at once, not at the next return to user space.  No exit
+ * to user space between the writes and the SYSCALL.
+ */
+static void guest_syscall_after_wrmsr(void)
+{
+	guest_wrmsr(MSR_EFER, guest_rdmsr(MSR_EFER) | EFER_SCE);
+	guest_wrmsr(MSR_STAR, (uint64_t)TEST_SEL_CODE << 32);
+	guest_wrmsr(MSR_LSTAR, (uint64_t)(uintptr_t)guest_syscall_target);
+	__asm__ volatile("syscall" : : : "rcx", "r11", "memory");
+	GUEST_SYNC(1);		/* SYSCALL went nowhere */
+	GUEST_DONE();
+}
+
+TEST(syscall_uses_lstar_written_in_guest)
+{
+	struct test_vm *t;
+	uint64_t v;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_syscall_after_wrmsr));
+	ASSERT_SYNC(t->vcpus[0], 2);
+	ASSERT_EQ(0, libvmx_vcpu_get_msr(t->vcpus[0], MSR_LSTAR, &v));
+	EXPECT_EQ((uint64_t)(uintptr_t)guest_syscall_target, v);
+	ASSERT_UCALL(t->vcpus[0], UCALL_DONE);
+	test_vm_destroy(t);
+}
+
 #define TSC_BASE	(1ULL << 50)
 #define TSC_SLACK	(1ULL << 40)
 

@@ -204,10 +204,7 @@ int svm_decode_mov_to_cr4(const u8 *insn, int n, bool long64, int *insn_len);
 int svm_handle_exit(struct svm_vcpu *svm);
 
 /* svm_npt.c */
-u64 svm_npt_table_entry(phys_addr_t pa);
-u64 svm_npt_leaf_entry(phys_addr_t pa, unsigned int prot, bool huge);
-bool svm_npt_present(u64 pte);
-bool svm_npt_huge(u64 pte);
+extern const struct vmx_npt_format svm_npt_format;
 
 /*
  * svm_run.S: save host, load guest, VMRUN, save guest, restore host.

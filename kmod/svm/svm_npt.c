@@ -7,30 +7,11 @@
  */
 #include "svm.h"
 
-u64 svm_npt_table_entry(phys_addr_t pa)
-{
-	return pa | SVM_NPT_P | SVM_NPT_RW | SVM_NPT_US | SVM_NPT_A;
-}
-
-u64 svm_npt_leaf_entry(phys_addr_t pa, unsigned int prot, bool huge)
-{
-	u64 pte = pa | SVM_NPT_P | SVM_NPT_US | SVM_NPT_A;
-
-	if (prot & VMX_NPT_WRITE)
-		pte |= SVM_NPT_RW | SVM_NPT_D;
-	if (!(prot & VMX_NPT_EXEC))
-		pte |= SVM_NPT_NX;
-	if (huge)
-		pte |= SVM_NPT_PS;
-	return pte;
-}
-
-bool svm_npt_present(u64 pte)
-{
-	return pte & SVM_NPT_P;
-}
-
-bool svm_npt_huge(u64 pte)
-{
-	return pte & SVM_NPT_PS;
-}
+const struct vmx_npt_format svm_npt_format = {
+	.present	= SVM_NPT_P,
+	.huge		= SVM_NPT_PS,
+	.table		= SVM_NPT_P | SVM_NPT_RW | SVM_NPT_US | SVM_NPT_A,
+	.leaf		= SVM_NPT_P | SVM_NPT_US | SVM_NPT_A,
+	.write		= SVM_NPT_RW | SVM_NPT_D,
+	.no_exec	= SVM_NPT_NX,
+};

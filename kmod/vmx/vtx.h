@@ -206,6 +206,17 @@ enum vtx_guest_msr {
  * All fields are the vCPU thread's (vCPU mutex), except the loaded-VMCS
  * bookkeeping, which the CPU holding the VMCS may clear by IPI.
  */
+/*
+ * struct vtx_host_state - host state switched lazily (vtx_host.c), saved
+ * at the first entry after the vCPU thread came onto a CPU
+ */
+struct vtx_host_state {
+	u64 kernel_gs_base;
+	u64 tsc_aux;
+	u64 debugctl;
+	u16 ds, es, fs, gs, ldt;
+};
+
 struct vtx_vcpu {
 	struct vmx_vcpu vcpu;
 	void *vmcs;
@@ -227,6 +238,9 @@ struct vtx_vcpu {
 	u64 dr[5];
 	bool dr_live;
 	u64 msrs[VTX_NR_GUEST_MSRS];
+	bool guest_state_loaded;	/* msrs[], TSC_AUX in the CPU */
+	u64 live_tsc_aux;		/* TSC_AUX in the CPU meanwhile */
+	struct vtx_host_state host;
 
 	unsigned long host_cr3;
 	unsigned long host_cr4;
@@ -449,11 +463,15 @@ int vtx_get_msr(struct vmx_vcpu *vcpu, u32 index, u64 *data);
 int vtx_set_msr(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host);
 
 /* vtx_ept.c */
-u64 vtx_ept_table_entry(phys_addr_t pa);
-u64 vtx_ept_leaf_entry(phys_addr_t pa, unsigned int prot, bool huge);
-bool vtx_ept_present(u64 pte);
-bool vtx_ept_huge(u64 pte);
+extern const struct vmx_npt_format vtx_ept_format;
 void vtx_flush_guest_tlb(struct vtx_vcpu *vtx);
+
+/* vtx_host.c */
+void vtx_switch_to_guest(struct vtx_vcpu *vtx);
+void vtx_switch_to_host(struct vtx_vcpu *vtx);
+void vtx_put_guest_state(struct vtx_vcpu *vtx);
+u64 vtx_guest_msr_read(struct vtx_vcpu *vtx, int slot);
+void vtx_guest_msr_write(struct vtx_vcpu *vtx, int slot, u64 data);
 
 /* vtx_entry.c */
 int vtx_vcpu_run(struct vmx_vcpu *vcpu);

@@ -5,10 +5,8 @@
  * interrupted event re-queued, the exit dispatched.
  */
 #include <linux/sched/signal.h>
-#include <asm/debugreg.h>
 #include <asm/msr.h>
 #include <asm/processor.h>
-#include <asm/segment.h>
 #include <asm/special_insns.h>
 #include <asm/tlbflush.h>
 #include <asm/traps.h>
@@ -20,7 +18,8 @@
 
 /*
  * Put the event the core picked into the VM-entry fields and ask for an
- * exit at the next interrupt (or NMI) window for what has to wait.
+ * exit at the next interrupt (or NMI) window for what has to wait.  With
+ * nothing picked and both windows closed, there is nothing to write.
  */
 static void vtx_inject_pending(struct vtx_vcpu *vtx)
 {
@@ -29,7 +28,10 @@ static void vtx_inject_pending(struct vtx_vcpu *vtx)
 	u32 info, type;
 	bool err;
 
-	vmx_event_pick(&vtx->vcpu, &plan);
+	if (!vmx_event_pick(&vtx->vcpu, &plan) &&
+	    !(vtx->primary_ctls & (CPU_BASED_INTR_WINDOW_EXITING |
+				   CPU_BASED_NMI_WINDOW_EXITING)))
+		return;
 	if (plan.inject) {
 		type = ev->type == VMX_EVENT_EXTINT ? VTX_EVENT_TYPE_EXTINT :
 		       ev->type == VMX_EVENT_NMI ? VTX_EVENT_TYPE_NMI :
@@ -116,10 +118,10 @@ static void vtx_save_regs(struct vtx_vcpu *vtx)
 	run->cr8 = *(u32 *)(vtx->vapic + VTX_VAPIC_TPR) >> 4;
 }
 
-/* Host state that changes with the task or CPU settings; IRQs off. */
+/* Host control registers: they change with the task or CPU settings; IRQs off. */
 static void vtx_prepare_host(struct vtx_vcpu *vtx)
 {
-	unsigned long cr3 = __read_cr3(), cr4 = cr4_read_shadow(), fs;
+	unsigned long cr3 = __read_cr3(), cr4 = cr4_read_shadow();
 
 	if (unlikely(cr3 != vtx->host_cr3)) {
 		vtx_vmwrite(HOST_CR3, cr3);
@@ -129,134 +131,6 @@ static void vtx_prepare_host(struct vtx_vcpu *vtx)
 		vtx_vmwrite(HOST_CR4, cr4);
 		vtx->host_cr4 = cr4;
 	}
-	rdmsrl(MSR_FS_BASE, fs);
-	if (unlikely(fs != vtx->host_fs_base)) {
-		vtx_vmwrite(HOST_FS_BASE, fs);
-		vtx->host_fs_base = fs;
-	}
-}
-
-/*
- * Host state a VM exit does not restore, saved before entry and put
- * back after it with IRQs still off: the SYSCALL MSRs and user GS base
- * (the guest runs with its own), TSC_AUX, DEBUGCTL, CR2, and the VMM
- * thread's DS/ES/FS/GS/LDT selectors (the exit loads null selectors and
- * the host-state FS/GS bases; user space must get its own back).
- */
-struct vtx_host_regs {
-	u64 kernel_gs_base;
-	u64 tsc_aux;
-	u64 debugctl;
-	u16 ds, es, fs, gs, ldt;
-};
-
-/*
- * Guest DR0-3 and DR6 into the CPU.  DR7 is still the host's here (the
- * entry loads the guest's): if host breakpoints are armed, disarm them
- * first, or they would fire on the guest's addresses meanwhile.
- */
-static void vtx_dr_load(struct vtx_vcpu *vtx)
-{
-	if (hw_breakpoint_active())
-		native_set_debugreg(7, 0);
-	native_set_debugreg(0, vtx->dr[0]);
-	native_set_debugreg(1, vtx->dr[1]);
-	native_set_debugreg(2, vtx->dr[2]);
-	native_set_debugreg(3, vtx->dr[3]);
-	native_set_debugreg(6, vtx->dr[4]);
-}
-
-/* The exit set DR7 to 0x400: the guest's DR0-3 and DR6 are inert now. */
-static void vtx_dr_save(struct vtx_vcpu *vtx)
-{
-	vtx->dr[0] = native_get_debugreg(0);
-	vtx->dr[1] = native_get_debugreg(1);
-	vtx->dr[2] = native_get_debugreg(2);
-	vtx->dr[3] = native_get_debugreg(3);
-	vtx->dr[4] = native_get_debugreg(6);
-	/* No guest status bits for the host's #DB handler to misread. */
-	native_set_debugreg(6, VTX_DR6_FIXED);
-}
-
-static void vtx_switch_to_guest(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
-{
-	int i;
-
-	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
-	for (i = 0; i < VTX_NR_GUEST_MSRS; i++) {
-		u64 host = i == VTX_MSR_KERNEL_GS_BASE ? h->kernel_gs_base :
-			   vtx_host_msrs[i];
-
-		if (vtx->msrs[i] != host)
-			wrmsrl(vtx_guest_msr_index[i], vtx->msrs[i]);
-	}
-	if (vtx_secondary_ctls & SECONDARY_EXEC_ENABLE_RDTSCP) {
-		rdmsrl(MSR_TSC_AUX, h->tsc_aux);
-		if (h->tsc_aux != vtx->vcpu.msr_tsc_aux)
-			wrmsrl(MSR_TSC_AUX, vtx->vcpu.msr_tsc_aux);
-	}
-	rdmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
-	savesegment(ds, h->ds);
-	savesegment(es, h->es);
-	savesegment(fs, h->fs);
-	savesegment(gs, h->gs);
-	asm volatile("sldt %0" : "=r" (h->ldt));
-	if (native_read_cr2() != vtx->cr2)
-		native_write_cr2(vtx->cr2);
-	if (vtx->dr_live)
-		vtx_dr_load(vtx);
-}
-
-/*
- * The VMM thread's own selectors, LDT first (they may point into it).
- * Loading FS or GS also loads a base from the descriptor: the bases
- * user space had (64-bit, maybe set with WRFSBASE/WRGSBASE) go back on
- * top.  The user GS base is the inactive one (MSR_KERNEL_GS_BASE) here.
- */
-static void vtx_restore_host_segments(struct vtx_vcpu *vtx,
-				      struct vtx_host_regs *h)
-{
-	if (h->ldt)
-		asm volatile("lldt %0" : : "r" (h->ldt));
-	if (h->ds)
-		loadsegment(ds, h->ds);
-	if (h->es)
-		loadsegment(es, h->es);
-	if (unlikely(h->fs)) {
-		loadsegment(fs, h->fs);
-		wrmsrl(MSR_FS_BASE, vtx->host_fs_base);
-	}
-	if (unlikely(h->gs)) {
-		load_gs_index(h->gs);
-		wrmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
-	}
-}
-
-static void vtx_switch_to_host(struct vtx_vcpu *vtx, struct vtx_host_regs *h)
-{
-	int i;
-
-	if (vtx->dr_live)
-		vtx_dr_save(vtx);
-	vtx->cr2 = native_read_cr2();
-	rdmsrl(MSR_KERNEL_GS_BASE, vtx->msrs[VTX_MSR_KERNEL_GS_BASE]);
-	for (i = 0; i < VTX_NR_GUEST_MSRS; i++) {
-		u64 host = i == VTX_MSR_KERNEL_GS_BASE ? h->kernel_gs_base :
-			   vtx_host_msrs[i];
-
-		if (vtx->msrs[i] != host)
-			wrmsrl(vtx_guest_msr_index[i], host);
-	}
-	if ((vtx_secondary_ctls & SECONDARY_EXEC_ENABLE_RDTSCP) &&
-	    h->tsc_aux != vtx->vcpu.msr_tsc_aux)
-		wrmsrl(MSR_TSC_AUX, h->tsc_aux);
-	/* The exit cleared DEBUGCTL and set DR7 to its reset value. */
-	if (h->debugctl)
-		wrmsrl(MSR_IA32_DEBUGCTLMSR, h->debugctl);
-	if (hw_breakpoint_active())
-		hw_breakpoint_restore();
-	vtx_restore_host_segments(vtx, h);
-	__this_cpu_write(vtx_host_dirty, true);
 }
 
 /*
@@ -301,14 +175,13 @@ static int vtx_exit_vmfail(struct vtx_vcpu *vtx)
 /*
  * Enter the guest once.  Order: registers into the VMCS, guest FPU in,
  * IRQs off, last check for pending work, event injection, TLB flush,
- * host state, guest MSRs in, world switch, host MSRs back, NMI/#MC to
+ * host state, guest state in (vtx_host.c), world switch, host's back, NMI/#MC to
  * the host, IRQs on, guest FPU out, registers back, re-queue an
  * interrupted event, dispatch the exit.
  */
 int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 {
 	struct vtx_vcpu *vtx = to_vtx(vcpu);
-	struct vtx_host_regs host;
 	bool flush = false;
 	u32 reason = 0;
 	int failed;
@@ -326,7 +199,7 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 		vtx->flush_tlb = false;
 	}
 	vtx_prepare_host(vtx);
-	vtx_switch_to_guest(vtx, &host);
+	vtx_switch_to_guest(vtx);
 	if (vtx_l1d_flush)
 		wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
 
@@ -336,7 +209,7 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 	vmx_stat_guest_exit(vcpu);
 	vmx_spec_exit(vcpu, false);
 
-	vtx_switch_to_host(vtx, &host);
+	vtx_switch_to_host(vtx);
 	if (!failed) {
 		reason = vtx_vmread(VM_EXIT_REASON);
 		if (!(reason & VTX_EXIT_FAILED_ENTRY))

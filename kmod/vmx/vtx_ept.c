@@ -13,33 +13,14 @@
 #define VTX_EPT_LARGE		BIT_ULL(7)
 #define VTX_EPT_RWX		(VTX_EPT_READ | VTX_EPT_WRITE | VTX_EPT_EXEC)
 
-u64 vtx_ept_table_entry(phys_addr_t pa)
-{
-	return pa | VTX_EPT_RWX;
-}
-
-u64 vtx_ept_leaf_entry(phys_addr_t pa, unsigned int prot, bool huge)
-{
-	u64 pte = pa | VTX_EPT_READ | VTX_EPT_MT_WB;
-
-	if (prot & VMX_NPT_WRITE)
-		pte |= VTX_EPT_WRITE;
-	if (prot & VMX_NPT_EXEC)
-		pte |= VTX_EPT_EXEC;
-	if (huge)
-		pte |= VTX_EPT_LARGE;
-	return pte;
-}
-
-bool vtx_ept_present(u64 pte)
-{
-	return pte & VTX_EPT_RWX;
-}
-
-bool vtx_ept_huge(u64 pte)
-{
-	return pte & VTX_EPT_LARGE;
-}
+const struct vmx_npt_format vtx_ept_format = {
+	.present	= VTX_EPT_RWX,
+	.huge		= VTX_EPT_LARGE,
+	.table		= VTX_EPT_RWX,
+	.leaf		= VTX_EPT_READ | VTX_EPT_MT_WB,
+	.write		= VTX_EPT_WRITE,
+	.exec		= VTX_EPT_EXEC,
+};
 
 /* Guest TLB entries (EPT-derived and VPID-tagged) are stale here. */
 void vtx_flush_guest_tlb(struct vtx_vcpu *vtx)

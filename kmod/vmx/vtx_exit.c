@@ -154,8 +154,9 @@ static int vtx_exit_shutdown(struct vtx_vcpu *vtx, u32 reason)
 
 	vtx_init_guest_state(vtx);
 	vtx->intr_state = 0;
+	/* The guest's values may still be in the CPU (vtx_host.c). */
 	for (i = 0; i < VTX_NR_GUEST_MSRS; i++)
-		vtx->msrs[i] = 0;
+		vtx_guest_msr_write(vtx, i, 0);
 	memset(vtx->dr, 0, sizeof(vtx->dr[0]) * 4);
 	vtx->dr[4] = 0xffff0ff0;
 	vtx->dr_live = false;

@@ -363,7 +363,7 @@ int vtx_get_msr(struct vmx_vcpu *vcpu, u32 index, u64 *data)
 	int ret = 0;
 
 	if (slot >= 0) {
-		*data = vtx->msrs[slot];
+		*data = vtx_guest_msr_read(vtx, slot);
 		return 0;
 	}
 	if (vtx_is_vmx_msr(index))
@@ -492,7 +492,7 @@ int vtx_set_msr(struct vmx_vcpu *vcpu, u32 index, u64 data, bool host)
 		if (index == MSR_SYSCALL_MASK ? data >> 32 :
 		    index != MSR_STAR && !vtx_canonical(data))
 			return -EINVAL;
-		vtx->msrs[slot] = data;
+		vtx_guest_msr_write(vtx, slot, data);
 		return 0;
 	}
 	/* Host-sensitive: a guest write is refused (#GP). */

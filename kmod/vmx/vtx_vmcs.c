@@ -110,11 +110,13 @@ void vtx_vcpu_load(struct vmx_vcpu *vcpu, int cpu)
 
 /*
  * The vCPU thread leaves this CPU (or user space is next): the VMCS
- * stays active here; only host state a VM exit left behind is repaired
- * (GDT limit 0xffff, TSS limit 0x67: matters to user space only).
+ * stays active here; the host's lazily switched state goes back, and
+ * what a VM exit left behind is repaired (GDT limit 0xffff, TSS limit
+ * 0x67: matters to user space only).
  */
 void vtx_vcpu_put(struct vmx_vcpu *vcpu)
 {
+	vtx_put_guest_state(to_vtx(vcpu));
 	if (!__this_cpu_read(vtx_host_dirty))
 		return;
 	__this_cpu_write(vtx_host_dirty, false);
