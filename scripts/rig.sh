@@ -164,6 +164,10 @@ build_initramfs() {
 	for t in $(cat "$root/tests/loaded" "$root/tests/unloaded"); do
 		cp "$top/build/selftests/$t" "$root/tests/"
 	done
+	# vmxrun_test's terminal for the console test.
+	if grep -qw vmxrun_test "$root/tests/loaded"; then
+		cp "$top/build/selftests/ptyrun" "$root/tests/"
+	fi
 	if [ "$mode" = bench ]; then
 		make -s -C "$top/bench"
 		mkdir -p "$root/bench"

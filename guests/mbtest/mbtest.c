@@ -12,7 +12,10 @@
  * to port 0xf4 (QEMU's isa-debug-exit: the VMM exits with (v << 1) | 1):
  * 0 when every check passed, else the OR of the failed checks' bits below.
  * An `exit=N` word on the command line (decimal, or hex with 0x) makes it
- * write N instead, to test the VMM's exit-status path.
+ * write N instead, to test the VMM's exit-status path.  A `wait` word
+ * makes it print "mbtest: waiting for input" after the checks and then,
+ * forever, "mbtest: got C" for each byte C the UART receives, to test
+ * the VMM's console input (and its quit key).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -205,6 +208,41 @@ static bool find_exit(const char *s, uint32_t *val)
 	return false;
 }
 
+/* Is @word one of the space-separated words of @s? */
+static bool has_word(const char *s, const char *word)
+{
+	size_t len = 0;
+
+	while (word[len])
+		len++;
+	for (const char *p = s; *p; p++) {
+		size_t i = 0;
+
+		if (p != s && p[-1] != ' ')
+			continue;
+		while (i < len && p[i] == word[i])
+			i++;
+		if (i == len && (p[i] == ' ' || !p[i]))
+			return true;
+	}
+	return false;
+}
+
+/* Echo what the UART receives, polling LSR.DR; never returns. */
+static void echo_input(void)
+{
+	puts_serial("mbtest: waiting for input\n");
+	for (;;) {
+		if (!(inb(COM1 + 5) & 0x01)) {
+			__asm__ volatile("pause");
+			continue;
+		}
+		puts_serial("mbtest: got ");
+		putc_serial(inb(COM1));
+		puts_serial("\n");
+	}
+}
+
 void mbmain(uint32_t magic, const struct mb_info *mbi);
 
 void mbmain(uint32_t magic, const struct mb_info *mbi)
@@ -254,6 +292,8 @@ void mbmain(uint32_t magic, const struct mb_info *mbi)
 	put_hex(fail);
 	puts_serial("\n");
 
+	if (has_word(cmdline, "wait"))
+		echo_input();
 	exit_val = fail;
 	if (find_exit(cmdline, &exit_val))
 		puts_serial("mbtest: exit= from the command line\n");
