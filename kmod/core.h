@@ -15,6 +15,7 @@
 #include <linux/fs.h>
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
+#include <asm/debugreg.h>
 #include <uapi/linux/vmx.h>
 #include <uapi/linux/vmx_stats.h>
 
@@ -371,5 +372,22 @@ static inline bool vmx_all_zero(const void *p, size_t len)
 }
 
 #include "stats.h"
+
+/* Guest DR0-3 into the CPU and back: both backends switch them by hand. */
+static inline void vmx_dr03_load(const u64 *dr)
+{
+	native_set_debugreg(0, dr[0]);
+	native_set_debugreg(1, dr[1]);
+	native_set_debugreg(2, dr[2]);
+	native_set_debugreg(3, dr[3]);
+}
+
+static inline void vmx_dr03_save(u64 *dr)
+{
+	dr[0] = native_get_debugreg(0);
+	dr[1] = native_get_debugreg(1);
+	dr[2] = native_get_debugreg(2);
+	dr[3] = native_get_debugreg(3);
+}
 
 #endif /* VMX_CORE_H */

@@ -878,18 +878,12 @@ static void svm_vcpu_put(struct vmx_vcpu *vcpu)
 
 static void svm_dr_load(struct svm_vcpu *svm)
 {
-	native_set_debugreg(0, svm->dr[0]);
-	native_set_debugreg(1, svm->dr[1]);
-	native_set_debugreg(2, svm->dr[2]);
-	native_set_debugreg(3, svm->dr[3]);
+	vmx_dr03_load(svm->dr);
 }
 
 static void svm_dr_save(struct svm_vcpu *svm)
 {
-	svm->dr[0] = native_get_debugreg(0);
-	svm->dr[1] = native_get_debugreg(1);
-	svm->dr[2] = native_get_debugreg(2);
-	svm->dr[3] = native_get_debugreg(3);
+	vmx_dr03_save(svm->dr);
 }
 
 /*

@@ -148,20 +148,14 @@ static void vtx_dr_load(struct vtx_vcpu *vtx)
 {
 	if (hw_breakpoint_active())
 		native_set_debugreg(7, 0);
-	native_set_debugreg(0, vtx->dr[0]);
-	native_set_debugreg(1, vtx->dr[1]);
-	native_set_debugreg(2, vtx->dr[2]);
-	native_set_debugreg(3, vtx->dr[3]);
+	vmx_dr03_load(vtx->dr);
 	native_set_debugreg(6, vtx->dr[4]);
 }
 
 /* The exit set DR7 to 0x400: the guest's DR0-3 and DR6 are inert now. */
 static void vtx_dr_save(struct vtx_vcpu *vtx)
 {
-	vtx->dr[0] = native_get_debugreg(0);
-	vtx->dr[1] = native_get_debugreg(1);
-	vtx->dr[2] = native_get_debugreg(2);
-	vtx->dr[3] = native_get_debugreg(3);
+	vmx_dr03_save(vtx->dr);
 	vtx->dr[4] = native_get_debugreg(6);
 	/* No guest status bits for the host's #DB handler to misread. */
 	native_set_debugreg(6, VTX_DR6_FIXED);
