@@ -876,16 +876,6 @@ static void svm_vcpu_put(struct vmx_vcpu *vcpu)
 
 /* ---- debug registers ---- */
 
-static void svm_dr_load(struct svm_vcpu *svm)
-{
-	vmx_dr03_load(svm->dr);
-}
-
-static void svm_dr_save(struct svm_vcpu *svm)
-{
-	vmx_dr03_save(svm->dr);
-}
-
 /*
  * The guest touched DR0-3: from now on they are switched around every
  * entry and its accesses run natively (the instruction runs again).
@@ -1080,14 +1070,14 @@ static int svm_vcpu_run(struct vmx_vcpu *vcpu)
 	if (unlikely(!svm_clgi()))
 		return svm_run_svm_off(svm);
 	if (svm->dr_live)
-		svm_dr_load(svm);
+		vmx_dr03_load(svm->dr);
 	svm->vmcb->save.spec_ctrl = vmx_spec_enter(vcpu, boot_cpu_has(X86_FEATURE_V_SPEC_CTRL));
 	vmx_stat_guest_enter(vcpu);
 	svm_world_switch(vcpu->gprs, svm->vmcb_pa, page_to_phys(sc->host_vmcb));
 	vmx_stat_guest_exit(vcpu);
 	vmx_spec_exit(vcpu, boot_cpu_has(X86_FEATURE_V_SPEC_CTRL));
 	if (svm->dr_live)
-		svm_dr_save(svm);
+		vmx_dr03_save(svm->dr);
 	/* #VMEXIT leaves DR7 disabled: give the host its breakpoints back. */
 	if (unlikely(hw_breakpoint_active()))
 		hw_breakpoint_restore();

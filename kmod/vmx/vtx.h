@@ -178,6 +178,17 @@ enum vtx_guest_msr {
 };
 
 /*
+ * struct vtx_host_state - host state switched lazily (vtx_host.c), saved
+ * at the first entry after the vCPU thread came onto a CPU
+ */
+struct vtx_host_state {
+	u64 kernel_gs_base;
+	u64 tsc_aux;
+	u64 debugctl;
+	u16 ds, es, fs, gs, ldt;
+};
+
+/*
  * struct vtx_vcpu - VMX state of one vCPU
  * @vcpu:	the generic part; must be first
  * @vmcs:	the VMCS region (one page, revision id stamped)
@@ -199,24 +210,17 @@ enum vtx_guest_msr {
  *		loaded and saved around every entry and MOV DR runs
  *		natively.  DR7 and IA32_DEBUGCTL are in the VMCS (load/save
  *		debug controls).
- * @msrs:	guest values of the MSRs in enum vtx_guest_msr; loaded into
- *		the CPU around each entry with IRQs off
+ * @msrs:	guest values of the MSRs in enum vtx_guest_msr
+ * @guest_state_loaded: @msrs and the guest's TSC_AUX are in the CPU, the
+ *		host's in @host (vtx_host.c): from the first entry after
+ *		the thread came onto the CPU until vtx_vcpu_put()
+ * @live_tsc_aux: TSC_AUX in the CPU meanwhile
+ * @host:	the host state switched lazily
  * @host_*:	values last written to the VMCS host-state area
  *
  * All fields are the vCPU thread's (vCPU mutex), except the loaded-VMCS
  * bookkeeping, which the CPU holding the VMCS may clear by IPI.
  */
-/*
- * struct vtx_host_state - host state switched lazily (vtx_host.c), saved
- * at the first entry after the vCPU thread came onto a CPU
- */
-struct vtx_host_state {
-	u64 kernel_gs_base;
-	u64 tsc_aux;
-	u64 debugctl;
-	u16 ds, es, fs, gs, ldt;
-};
-
 struct vtx_vcpu {
 	struct vmx_vcpu vcpu;
 	void *vmcs;
@@ -238,8 +242,8 @@ struct vtx_vcpu {
 	u64 dr[5];
 	bool dr_live;
 	u64 msrs[VTX_NR_GUEST_MSRS];
-	bool guest_state_loaded;	/* msrs[], TSC_AUX in the CPU */
-	u64 live_tsc_aux;		/* TSC_AUX in the CPU meanwhile */
+	bool guest_state_loaded;
+	u64 live_tsc_aux;
 	struct vtx_host_state host;
 
 	unsigned long host_cr3;

@@ -175,9 +175,9 @@ static int vtx_exit_vmfail(struct vtx_vcpu *vtx)
 /*
  * Enter the guest once.  Order: registers into the VMCS, guest FPU in,
  * IRQs off, last check for pending work, event injection, TLB flush,
- * host state, guest state in (vtx_host.c), world switch, host's back, NMI/#MC to
- * the host, IRQs on, guest FPU out, registers back, re-queue an
- * interrupted event, dispatch the exit.
+ * host control registers, guest state in (vtx_host.c), world switch,
+ * host state back, NMI/#MC to the host, IRQs on, guest FPU out,
+ * registers back, re-queue an interrupted event, dispatch the exit.
  */
 int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 {

@@ -15,7 +15,9 @@
  * not RDPID, for that reason).
  *
  * What the kernel may use between exits is switched at every world
- * switch instead: CR2, DEBUGCTL (perf's LBRs), and the debug registers.
+ * switch instead: CR2, DEBUGCTL (perf's LBRs: the exit clears it, the
+ * host's value read at the first entry goes back after each exit) and
+ * the debug registers.
  */
 #include <linux/preempt.h>
 #include <linux/sched.h>

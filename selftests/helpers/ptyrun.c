@@ -19,6 +19,8 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#define INPUT_MAX	256
+
 /* "^A" -> 0x01; the rest as it is. */
 static size_t decode_input(const char *in, char *out)
 {
@@ -58,7 +60,7 @@ static pid_t spawn_on_pty(int master, char **argv)
 /* Copy output until EOF (the slave side closed), typing as told. */
 static void copy_output(int master, char **pairs, int nr_pairs)
 {
-	char seen[4096] = "", buf[512], input[256];
+	char seen[4096] = "", buf[512], input[INPUT_MAX];
 	size_t used = 0, len;
 	int next = 0;
 	ssize_t n;
@@ -88,13 +90,16 @@ static void copy_output(int master, char **pairs, int nr_pairs)
 
 int main(int argc, char **argv)
 {
-	int master, status, sep;
+	int master, status, sep, i;
+	bool bad;
 	pid_t pid;
 
 	for (sep = 1; sep < argc && strcmp(argv[sep], "--"); sep++)
-		if (strlen(argv[sep]) >= 256)
-			sep = argc;
-	if (sep >= argc - 1 || (sep - 1) % 2 || sep == 1) {
+		;
+	bad = sep == 1 || sep >= argc - 1 || (sep - 1) % 2;
+	for (i = 2; !bad && i < sep; i += 2)
+		bad = strlen(argv[i]) >= INPUT_MAX;
+	if (bad) {
 		fprintf(stderr, "usage: ptyrun MARKER INPUT [MARKER INPUT...] -- PROG [ARGS...]\n");
 		return 2;
 	}
