@@ -118,6 +118,13 @@ add_kvm_modules() {
 		order="$order /lib/modules/kvm/$(basename "$m").ko"
 	done
 	echo "$order" >"$root/lib/modules/kvm/order"
+	# vmxrun_test's tap.
+	src=$(ls "$kdir/modules/kernel/drivers/net/tun.ko"* | head -n1)
+	case "$src" in
+	*.xz) xz -dc "$src" >"$root/lib/modules/tun.ko" ;;
+	*.zst) zstd -qdc "$src" >"$root/lib/modules/tun.ko" ;;
+	*) cp "$src" "$root/lib/modules/tun.ko" ;;
+	esac
 }
 
 # The shared libraries (and loader) dynamic programs need, same paths.

@@ -83,10 +83,20 @@ l2_results() {	# l2_results LABEL
 # SMP guest would then call its TSCs unsynchronized and fall back to
 # jiffies.  On a host with an invariant TSC the guest is told through CPUID
 # and needs no flag.  The vCPUs share one TSC offset either way.
-linux_boot() {	# linux_boot BOOT-NUMBER
+linux_boot() {	# linux_boot BOOT-NUMBER NET [L2-ARGS]
 	vmxrun --kernel "$G/vmlinuz" --initrd "$G/initrd.img" --cpus 2 \
-		--memory 256M --disk "$DISK" --net none \
-		--cmdline "console=ttyS0 quiet panic=-1 tsc=reliable l2.cpus=2 l2.mem_mb=256 l2.boot=$1"
+		--memory 256M --disk "$DISK" --net "$2" \
+		--cmdline "console=ttyS0 quiet panic=-1 tsc=reliable l2.cpus=2 l2.mem_mb=256 l2.boot=$1 $3"
+}
+
+# The host's end of the tap once vmxrun has created it (in the background).
+tap_configure() {	# tap_configure NAME ADDRESS/PREFIX
+	i=0
+	while [ ! -d "/sys/class/net/$1" ] && [ $i -lt 60 ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	ip addr add "$2" dev "$1" && ip link set "$1" up
 }
 
 if [ ! -x "$VMXRUN" ] || [ ! -f "$G/vmlinuz" ]; then
@@ -104,6 +114,7 @@ expect_error 2 "truncated" --kernel /tmp/truncated.bzImage
 expect_error 2 "32M to 3G" --kernel "$G/vmlinuz" --memory 1M
 expect_error 2 "1 to 64" --kernel "$G/vmlinuz" --cpus 0
 expect_error 2 "disk" --kernel "$G/vmlinuz" --disk /nonexistent.img
+expect_error 2 "at most 15 characters" --kernel "$G/vmlinuz" --net vmxtap0123456789
 
 if [ -f "$G/mbtest.elf" ]; then
 	vmxrun --kernel "$G/mbtest.elf" --cpus 2 --memory 64M --cmdline "hello"
@@ -113,6 +124,13 @@ if [ -f "$G/mbtest.elf" ]; then
 	tap $r "multiboot: fw_cfg and multiboot info read, exit port 0 -> status 1 (got $rc)"
 	vmxrun --kernel "$G/mbtest.elf" --memory 64M --cmdline "exit=3"
 	[ "$rc" = 7 ]; tap $? "multiboot: exit port 3 -> status 7 (got $rc)"
+	# INIT, SIPI, SIPI back to back, 20 times, as Linux starts its APs:
+	# a SIPI that arrives before the AP's thread saw the INIT must count.
+	vmxrun --kernel "$G/mbtest.elf" --cpus 2 --memory 64M --cmdline "smp"
+	grep -q 'mbtest: smp 20 of 20 starts' "$OUT" && [ "$rc" = 1 ]
+	r=$?
+	[ $r = 0 ] || sed 's/^/# /' "$OUT" | tail -n 10
+	tap $r "multiboot: an AP starts at each of 20 INIT-SIPI-SIPI (got $rc)"
 else
 	skip "multiboot" "$G/mbtest.elf missing"
 fi
@@ -144,9 +162,14 @@ if [ "${VMXRUN_FULL:-0}" != 1 ]; then
 fi
 
 dd if=/dev/zero of="$DISK" bs=1M count=8 2>/dev/null
-linux_boot 1
+linux_boot 1 none
 l2_results "boot 1"
-linux_boot 2
+# The second boot's network is a tap (vmxrun creates it) whose host end
+# the guest pings.
+[ -e /dev/net/tun ] || insmod /lib/modules/tun.ko 2>/dev/null
+tap_configure vmxtap0 10.0.2.2/24 &
+linux_boot 2 vmxtap0 l2.peer=10.0.2.2
+wait
 l2_results "boot 2"
 
 # Signals: SIGUSR1 reports each vCPU and goes on, SIGTERM stops with 143.

@@ -6,7 +6,8 @@
 #
 # Kernel command line: l2.mode=test|demo, l2.cpus=N (expected CPUs),
 # l2.mem_mb=N (the --memory given), l2.boot=1|2 (first or second boot of
-# the same disk image).
+# the same disk image), l2.peer=IP (the host's end of a tap: ping it;
+# without it the guest pings its own address).
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -14,13 +15,14 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 
-mode=test cpus=1 mem_mb=0 boot=1
+mode=test cpus=1 mem_mb=0 boot=1 peer=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	l2.mode=*) mode=${arg#l2.mode=} ;;
 	l2.cpus=*) cpus=${arg#l2.cpus=} ;;
 	l2.mem_mb=*) mem_mb=${arg#l2.mem_mb=} ;;
 	l2.boot=*) boot=${arg#l2.boot=} ;;
+	l2.peer=*) peer=${arg#l2.peer=} ;;
 	esac
 done
 
@@ -72,12 +74,13 @@ else
 fi
 
 if [ -d /sys/class/net/eth0 ]; then
-	# Without a tap, the guest pings its own address (over loopback).
+	# Without a tap, the guest pings its own address (over loopback);
+	# with one, the host's end: the frames cross vmxrun both ways.
 	ip link set lo up && ip addr add 10.0.2.15/24 dev eth0 &&
-		ip link set eth0 up && ping -c 1 -W 5 10.0.2.15 >/tmp/ping 2>&1
+		ip link set eth0 up && ping -c 2 -W 5 "${peer:-10.0.2.15}" >/tmp/ping 2>&1
 	r=$?
 	[ $r = 0 ] || sed 's/^/@@l2 info ping: /' /tmp/ping
-	check net $r "eth0 $(cat /sys/class/net/eth0/address)"
+	check net $r "eth0 $(cat /sys/class/net/eth0/address) ping ${peer:-10.0.2.15}"
 else
 	check net 1 "no eth0"
 fi

@@ -30,6 +30,27 @@ _start:
 	hlt
 	jmp	1b
 
+/*
+ * What an AP runs after a start-up IPI (copied below 1 MiB by mbtest.c):
+ * real mode, CS = the SIPI vector << 8.  It counts its start and halts
+ * with interrupts off, so only INIT (and the next SIPI) move it on.
+ */
+	.section .rodata
+	.globl ap_tramp, ap_tramp_end, ap_tramp_count
+	.code16
+ap_tramp:
+	cli
+	movw	%cs, %ax
+	movw	%ax, %ds
+	lock incl	ap_tramp_count - ap_tramp
+1:	hlt
+	jmp	1b
+	.balign 4
+ap_tramp_count:
+	.long	0
+ap_tramp_end:
+	.code32
+
 	.bss
 	.balign 16
 	.skip	16384

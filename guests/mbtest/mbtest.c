@@ -15,7 +15,10 @@
  * write N instead, to test the VMM's exit-status path.  A `wait` word
  * makes it print "mbtest: waiting for input" after the checks and then,
  * forever, "mbtest: got C" for each byte C the UART receives, to test
- * the VMM's console input (and its quit key).
+ * the VMM's console input (and its quit key).  An `smp` word makes it
+ * start every other CPU SMP_ROUNDS times the way Linux does (INIT, SIPI,
+ * SIPI, back to back, each CPU halted in between) and print
+ * "mbtest: smp N of M starts" (check FAIL_SMP).
  */
 #include <stdbool.h>
 #include <stddef.h>
@@ -41,6 +44,21 @@
 #define FAIL_SIGNATURE	0x08	/* fw_cfg signature not "QEMU" */
 #define FAIL_CPUS	0x10	/* fw_cfg NB_CPUS is 0 */
 #define FAIL_RAM	0x20	/* fw_cfg RAM_SIZE below 1 MiB */
+#define FAIL_SMP	0x40	/* an AP did not start after INIT-SIPI-SIPI */
+
+/* The local APIC (xAPIC mode, paging is off) and its ICR. */
+#define LAPIC_BASE	0xfee00000u
+#define LAPIC_ID	0x020
+#define LAPIC_ICR_LO	0x300
+#define LAPIC_ICR_HI	0x310
+#define ICR_INIT	0x00004500u	/* INIT, assert, edge */
+#define ICR_SIPI	0x00004600u	/* start-up, vector in bits 0-7 */
+
+/* Where APs start: real-mode page AP_TRAMP_PAGE << 12. */
+#define AP_TRAMP_PAGE	0x10
+#define SMP_ROUNDS	20
+/* Polls of the UART status (each an exit to the VMM) an AP may take. */
+#define SMP_WAIT_POLLS	200000
 
 #define CMDLINE_MAX	256
 
@@ -228,6 +246,70 @@ static bool has_word(const char *s, const char *word)
 	return false;
 }
 
+extern const uint8_t ap_tramp[], ap_tramp_end[], ap_tramp_count[];
+
+static void lapic_write(uint32_t reg, uint32_t v)
+{
+	*(volatile uint32_t *)(uintptr_t)(LAPIC_BASE + reg) = v;
+}
+
+static uint32_t lapic_read(uint32_t reg)
+{
+	return *(volatile uint32_t *)(uintptr_t)(LAPIC_BASE + reg);
+}
+
+static void send_ipi(uint32_t apic_id, uint32_t icr)
+{
+	lapic_write(LAPIC_ICR_HI, apic_id << 24);
+	lapic_write(LAPIC_ICR_LO, icr);
+}
+
+/*
+ * Start @apic_id SMP_ROUNDS times; how many starts its trampoline
+ * counted.  Each round waits (bounded) for the count to move: an AP that
+ * missed its SIPI stays halted, so the rounds after it fail too.
+ */
+static uint32_t start_ap(uint32_t apic_id, volatile uint32_t *count)
+{
+	uint32_t round, started = 0;
+
+	for (round = 1; round <= SMP_ROUNDS; round++) {
+		send_ipi(apic_id, ICR_INIT);
+		send_ipi(apic_id, ICR_SIPI | AP_TRAMP_PAGE);
+		send_ipi(apic_id, ICR_SIPI | AP_TRAMP_PAGE);
+		for (uint32_t i = 0; i < SMP_WAIT_POLLS && *count < round; i++)
+			(void)inb(COM1 + 5);
+		if (*count < round)
+			break;
+		started++;
+	}
+	return started;
+}
+
+/* The smp check: every CPU but this one, SMP_ROUNDS starts each. */
+static uint32_t smp_check(uint32_t cpus)
+{
+	uint8_t *tramp = (uint8_t *)(uintptr_t)(AP_TRAMP_PAGE << 12);
+	uint32_t self = lapic_read(LAPIC_ID) >> 24, id, started = 0;
+	volatile uint32_t *count;
+
+	for (uint32_t i = 0; i < (uint32_t)(ap_tramp_end - ap_tramp); i++)
+		tramp[i] = ap_tramp[i];
+	count = (volatile uint32_t *)(tramp + (ap_tramp_count - ap_tramp));
+	for (id = 0; id < cpus; id++) {
+		if (id == self)
+			continue;
+		*count = 0;
+		started += start_ap(id, count);
+	}
+	puts_serial("mbtest: smp ");
+	put_dec(started);
+	puts_serial(" of ");
+	put_dec((cpus - 1) * SMP_ROUNDS);
+	puts_serial(" starts\n");
+	return started == (cpus - 1) * SMP_ROUNDS ? 0 : FAIL_SMP;
+}
+
 /* Echo what the UART receives, polling LSR.DR; never returns. */
 static void echo_input(void)
 {
@@ -285,6 +367,9 @@ void mbmain(uint32_t magic, const struct mb_info *mbi)
 	puts_serial(" cmdline=");
 	put_quoted(cmdline);
 	puts_serial("\n");
+
+	if (has_word(cmdline, "smp"))
+		fail |= smp_check(cpus);
 
 	puts_serial("mbtest: signature=");
 	put_quoted(sig);

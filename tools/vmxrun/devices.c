@@ -124,10 +124,17 @@ static int add_net(struct machine *m)
 	ret = add_virtio_slot(m, &slot);
 	if (ret)
 		return ret;
-	/* Only a device without backend so far: see vmxrun.1. */
-	ret = libvmx_virtio_net_create(&slot->env, -1, mac, &slot->dev);
+	/* "none": a device without backend; its frames go nowhere. */
+	if (strcmp(m->opt.net, "none")) {
+		slot->fd = net_open_tap(m->opt.net);
+		if (slot->fd < 0)
+			return slot->fd;
+	}
+	ret = libvmx_virtio_net_create(&slot->env, slot->fd, mac, &slot->dev);
 	if (ret)
 		return ret;
+	m->net_tap_fd = slot->fd;
+	m->net_dev = slot->dev;
 	m->nr_virtio++;
 	return 0;
 }

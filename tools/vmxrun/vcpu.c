@@ -116,10 +116,18 @@ static void deliver_one(struct vcpu *c, const struct libvmx_apic_msg *msg)
 		/* The de-assert form (level 0, trigger level) is a no-op. */
 		if (!msg->level && msg->trigger_level)
 			return;
+		/*
+		 * The vCPU waits for a SIPI from now on, even before its
+		 * thread has seen the INIT: Linux sends INIT and both SIPIs
+		 * within microseconds, and a SIPI that came before the
+		 * thread woke up must start it.
+		 */
 		c->init_pending = true;
+		c->sipi_vector = -1;
 		break;
 	case LIBVMX_APIC_SIPI:
-		if (c->state != VCPU_WAIT_SIPI || c->sipi_vector >= 0)
+		if ((c->state != VCPU_WAIT_SIPI && !c->init_pending) ||
+		    c->sipi_vector >= 0)
 			return;
 		c->sipi_vector = msg->vector;
 		break;
@@ -238,10 +246,10 @@ static int vcpu_wait_sipi(struct vcpu *c)
 	for (;;) {
 		if (c->m->stopping)
 			return 1;
+		/* sipi_vector is not reset here: see deliver_one(). */
 		if (c->init_pending) {
 			c->init_pending = false;
 			c->nmi_pending = false;
-			c->sipi_vector = -1;
 			c->state = VCPU_WAIT_SIPI;
 			libvmx_lapic_reset(c->lapic);
 		}
@@ -250,6 +258,7 @@ static int vcpu_wait_sipi(struct vcpu *c)
 		pthread_cond_wait(&c->wake, &c->m->lock);
 	}
 	vector = c->sipi_vector;
+	c->sipi_vector = -1;
 	c->state = VCPU_RUNNING;
 
 	sregs.cs.selector = vector << 8;
@@ -311,6 +320,7 @@ static bool fetch_outside_ram(const struct vmx_run *run)
 
 static void report_failure(struct vcpu *c, struct vmx_run *run)
 {
+	struct vmx_sregs sregs;
 	struct vmx_regs regs;
 	unsigned int i;
 
@@ -346,6 +356,14 @@ static void report_failure(struct vcpu *c, struct vmx_run *run)
 		       (unsigned long long)regs.rsp,
 		       (unsigned long long)regs.rax,
 		       (unsigned long long)regs.rflags);
+	if (!libvmx_vcpu_get_sregs(c->vcpu, &sregs))
+		warnx_("vCPU %u: cr0 %#llx cr2 %#llx cr3 %#llx cr4 %#llx efer %#llx cs %#x:%#llx",
+		       c->id, (unsigned long long)sregs.cr0,
+		       (unsigned long long)sregs.cr2,
+		       (unsigned long long)sregs.cr3,
+		       (unsigned long long)sregs.cr4,
+		       (unsigned long long)sregs.efer, sregs.cs.selector,
+		       (unsigned long long)sregs.cs.base);
 }
 
 static int vcpu_cb_pio(void *opaque, struct libvmx_vcpu *v, uint16_t port,

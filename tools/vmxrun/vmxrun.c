@@ -3,7 +3,7 @@
  * vmxrun: boot a Linux bzImage or a multiboot kernel on vmx.ko.
  *
  *   vmxrun --kernel bzImage [--initrd FILE] [--cmdline "..."]
- *          [--memory 512M] [--cpus N] [--disk FILE[,ro]]... [--net none]
+ *          [--memory 512M] [--cpus N] [--disk FILE[,ro]]... [--net TAP|none]
  *
  * See vmxrun.1.  The platform is a "microvm with ACPI": RAM from 0, local
  * APICs and one I/O APIC, a 16550 on COM1, virtio-mmio devices announced
@@ -65,7 +65,8 @@ static void usage(FILE *f)
 	      "  -m, --memory SIZE     guest RAM, suffix K/M/G (default 512M, 32M..3G)\n"
 	      "  -p, --cpus N          vCPUs (default 1, at most 64)\n"
 	      "  -d, --disk FILE[,ro]  a virtio block device on a raw image (repeatable)\n"
-	      "  -n, --net none        a virtio network device without backend\n"
+	      "  -n, --net TAP|none    a virtio network device on the host's tap TAP\n"
+	      "                        (none: without backend)\n"
 	      "      --console stdio   the serial console on stdin/stdout (the default)\n"
 	      "  -v, --verbose         report unhandled MSRs and exits\n"
 	      "  -h, --help            this text\n"
@@ -158,9 +159,8 @@ static void parse_options(struct vmxrun_options *o, int argc, char **argv)
 			break;
 		case 'd': add_disk_option(o, optarg); break;
 		case 'n':
-			if (strcmp(optarg, "none"))
-				die("--net %s: only \"none\" (a device without backend) so far",
-				    optarg);
+			if (!*optarg)
+				die("--net: a tap name, or none");
 			o->net = optarg;
 			break;
 		case 'C':
@@ -277,6 +277,9 @@ static int machine_run(struct machine *m)
 	ret = console_start(m);
 	if (ret)
 		die("cannot start the console: %s", strerror(-ret));
+	ret = net_start(m);
+	if (ret)
+		die("cannot start the network thread: %s", strerror(-ret));
 	machine_wait(m, &set);
 	for (i = 0; i < m->nr_cpus; i++)
 		if (m->cpus[i].thread_started)

@@ -130,7 +130,8 @@ struct machine {
 	struct libvmx_fwcfg *fwcfg;
 	struct virtio_slot virtio[VMXRUN_MAX_VIRTIO];
 	unsigned int nr_virtio;
-	int net_tap_fd;
+	int net_tap_fd;			/* the tap, or -1 */
+	struct libvmx_virtio_dev *net_dev;
 	bool multiboot;
 	struct libvmx_boot_entry boot_entry;
 	/* Console. */
@@ -159,6 +160,10 @@ int bus_pio(struct machine *m, struct vcpu *c, uint16_t port, void *data,
 int bus_mmio(struct machine *m, struct vcpu *c, uint64_t gpa, void *data,
 	     unsigned int size, bool is_write);
 int bus_msr(struct machine *m, struct vcpu *c, struct vmx_run *run);
+
+/* net.c */
+int net_open_tap(const char *name);
+int net_start(struct machine *m);
 
 /* console.c */
 int console_start(struct machine *m);
