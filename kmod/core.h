@@ -307,6 +307,7 @@ void vmx_vcpu_queue_exception(struct vmx_vcpu *vcpu, u8 vector, bool has_error,
 int vmx_vcpu_inject(struct vmx_vcpu *vcpu, const struct vmx_event *ev);
 bool vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan);
 int vmx_event_exit(struct vmx_vcpu *vcpu, const struct vmx_event *interrupted);
+void vmx_event_not_taken(struct vmx_vcpu *vcpu);
 bool vmx_event_wakes_hlt(struct vmx_vcpu *vcpu);
 bool vmx_event_triple_fault(struct vmx_vcpu *vcpu);
 bool vmx_event_mmio_in_delivery(struct vmx_vcpu *vcpu, u64 gpa);

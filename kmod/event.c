@@ -214,6 +214,16 @@ bool vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan)
 	return true;
 }
 
+/*
+ * The event picked for this entry was offered but not taken (a backend
+ * that injects interrupts as a request the guest takes when its window
+ * opens, and the exit came first): its slot stays as it was.
+ */
+void vmx_event_not_taken(struct vmx_vcpu *vcpu)
+{
+	vcpu->events.injected = VMX_INJECTED_NONE;
+}
+
 /* The slot the injected event came from is free: it was delivered. */
 static void vmx_event_consume(struct vmx_event_queue *q)
 {

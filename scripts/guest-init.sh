@@ -8,7 +8,8 @@
 # vmx.fuzz_verbose=1, vmx.fuzz_replay=<mode:hex>,
 # vmx.leak_slab_kb and vmx.leak_free_kb (how much
 # unreclaimable slab may grow and free memory shrink across the module's
-# life before the leak check fails).
+# life before the leak check fails), vmx.stress=<nested Linux boots that
+# guests mode adds to vmxrun_test>.
 
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
@@ -31,6 +32,7 @@ fuzz_verbose=
 fuzz_replay=
 leak_slab_kb=2048
 leak_free_kb=32768
+stress=0
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	vmx.mode=*) mode=${arg#vmx.mode=} ;;
@@ -43,6 +45,7 @@ for arg in $(cat /proc/cmdline); do
 	vmx.fuzz_replay=*) fuzz_replay=${arg#vmx.fuzz_replay=} ;;
 	vmx.leak_slab_kb=*) leak_slab_kb=${arg#vmx.leak_slab_kb=} ;;
 	vmx.leak_free_kb=*) leak_free_kb=${arg#vmx.leak_free_kb=} ;;
+	vmx.stress=*) stress=${arg#vmx.stress=} ;;
 	esac
 done
 
@@ -198,8 +201,8 @@ fuzz)
 	leakcheck
 	;;
 guests)
-	# Nested Linux and multiboot guests under vmxrun.
-	export VMXRUN_FULL=1
+	# vmxrun_test with more nested Linux boots after it.
+	export VMXRUN_STRESS=$stress VMXRUN_MEASURE=1
 	for t in $(cat /tests/loaded); do
 		run "$t" "/tests/$t"
 	done

@@ -4,6 +4,8 @@
  * their masking until IRET, external interrupts through the interrupt
  * window, the errors of VMX_INJECT_EVENT and the GET/SET_EVENTS state.
  */
+#include <time.h>
+
 #include "test_util.h"
 #include "kselftest_harness.h"
 
@@ -405,6 +407,79 @@ TEST(exception_does_not_displace_waiting_irq)
 	EXPECT_EQ(2, uc.args[0]);
 	EXPECT_EQ(0x44, uc.args[1]);
 	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
+/* Set by the host: TSC ticks the handler below spins (about 2 ms). */
+static uint64_t once_spin_ticks;
+static volatile uint64_t once_entries;
+
+static uint64_t spinning_irq_handler(uint64_t vector, uint64_t error,
+				     uint64_t rip)
+{
+	uint64_t t0 = guest_rdtsc();
+
+	/* No PAUSE: QEMU ends its CPU loop at each one, which hides the bug. */
+	while (guest_rdtsc() - t0 < once_spin_ticks)
+		__asm__ volatile("" ::: "memory");
+	once_entries++;
+	return rip;
+}
+
+static void guest_irq_once(void)
+{
+	guest_handlers[0x41] = spinning_irq_handler;
+	for (;;) {
+		guest_sti();
+		guest_hlt();
+		guest_cli();
+		GUEST_SYNC2(1, once_entries);
+	}
+}
+
+static uint64_t tsc_ticks_per_ms(void)
+{
+	struct timespec a, b;
+	uint64_t t0, t1, ns;
+
+	clock_gettime(CLOCK_MONOTONIC, &a);
+	t0 = __builtin_ia32_rdtsc();
+	usleep(20000);
+	clock_gettime(CLOCK_MONOTONIC, &b);
+	t1 = __builtin_ia32_rdtsc();
+	ns = (b.tv_sec - a.tv_sec) * 1000000000ULL + b.tv_nsec - a.tv_nsec;
+	return ns ? (t1 - t0) * 1000000ULL / ns : 0;
+}
+
+/*
+ * Each injected interrupt runs its handler once, however long the
+ * handler runs before the next exit.  The handler spins ~2 ms so that
+ * the emulator of the SVM rig gets to stop its CPU loop meanwhile: QEMU
+ * 7.2 then delivered an interrupt injected through EVENTINJ a second
+ * time (see svm_inject_pending()).
+ */
+TEST(injected_irq_delivered_once)
+{
+	const int rounds = test_backend() == VMX_BACKEND_SVM ? 300 : 30;
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct ucall uc;
+	int i;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_irq_once));
+	vcpu = t->vcpus[0];
+	once_spin_ticks = 2 * tsc_ticks_per_ms();
+	ASSERT_NE(0, once_spin_ticks);
+	sync_global_to_guest(t, once_spin_ticks);
+	for (i = 1; i <= rounds; i++) {
+		ASSERT_EXIT(vcpu, VMX_EXIT_HLT);
+		ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXTINT, 0x41, 0, 0));
+		ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+		ASSERT_EQ(1, uc.args[0]);
+		ASSERT_EQ((uint64_t)i, uc.args[1])
+			TH_LOG("round %d: the handler ran %llu times", i,
+			       (unsigned long long)uc.args[1]);
+	}
 	test_vm_destroy(t);
 }
 

@@ -3,8 +3,7 @@
 # (guests/linux/init.sh checks CPUs, memory, clock, disk, net and powers
 # off), boot it again to read back what the first boot synced, run the
 # project's multiboot kernel, drive the console from a terminal, and try
-# vmxrun's errors.  TAP on stdout.  The Linux boots only with
-# VMXRUN_FULL=1 (the rig's "guests" mode).
+# vmxrun's errors.  TAP on stdout.
 #
 # Files (put there by scripts/rig.sh): /examples/vmxrun, /guest/vmlinuz,
 # /guest/initrd.img, /guest/mbtest.elf, and /tests/ptyrun (from make
@@ -150,17 +149,6 @@ else
 	skip "console" "$G/mbtest.elf or $PTYRUN missing"
 fi
 
-# The guest boots run in the rig's "guests" mode (VMXRUN_FULL=1), which
-# make check does not run yet: about one nested Linux boot in 15 still
-# ends in an L2 oops, triple fault or hang (scripts/rig.sh "guests" has
-# the figures).  Elsewhere a skip is reported, never a pass.
-if [ "${VMXRUN_FULL:-0}" != 1 ]; then
-	skip "Linux boots" "scripts/rig.sh RIG KVER guests: intermittent L2 failure under investigation"
-	echo "1..$n"
-	[ "$failed" = 0 ]
-	exit
-fi
-
 dd if=/dev/zero of="$DISK" bs=1M count=8 2>/dev/null
 linux_boot 1 none
 l2_results "boot 1"
@@ -171,6 +159,17 @@ tap_configure vmxtap0 10.0.2.2/24 &
 linux_boot 2 vmxtap0 l2.peer=10.0.2.2
 wait
 l2_results "boot 2"
+
+# A kernel panic with panic=-1 reboots, which ends vmxrun with status 0.
+saved_timeout=$BOOT_TIMEOUT
+BOOT_TIMEOUT=150
+vmxrun --kernel "$G/vmlinuz" --initrd "$G/initrd.img" --cpus 2 \
+	--memory 128M --net none --cmdline "console=ttyS0 quiet panic=-1 tsc=reliable l2.mode=panic"
+BOOT_TIMEOUT=$saved_timeout
+grep -q '^@@l2 panicking' "$OUT" && [ "$rc" = 0 ]
+r=$?
+[ $r = 0 ] || tail -n 15 "$OUT" | sed 's/^/# /'
+tap $r "a guest kernel panic (panic=-1) reboots: vmxrun ends with status 0 (got $rc)"
 
 # Signals: SIGUSR1 reports each vCPU and goes on, SIGTERM stops with 143.
 "$VMXRUN" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" --cpus 2 \
@@ -187,6 +186,44 @@ lines=$(grep -c '^vmxrun: vCPU [01]: .* exits, the last' "$OUT")
 r=$?
 [ $r = 0 ] || grep '^vmxrun' "$OUT" | sed 's/^/# /'
 tap $r "SIGUSR1 reports 2 vCPUs and runs on, SIGTERM reports and stops with 143 (got $rc, $lines lines)"
+
+# VMXRUN_MEASURE=1 (the rig's guests mode): exit rates of an idle and a
+# busy nested Linux, as vmxstat shows them (figures, not a check).
+wait_for() {	# wait_for PATTERN SECONDS
+	i=0
+	while ! grep -q "$1" "$OUT" && [ $i -lt "$2" ]; do
+		sleep 1
+		i=$((i + 1))
+	done
+	grep -q "$1" "$OUT"
+}
+if [ "${VMXRUN_MEASURE:-0}" = 1 ] && [ -x /examples/vmxstat ]; then
+	"$VMXRUN" --kernel "$G/vmlinuz" --initrd "$G/initrd.img" --cpus 2 \
+		--memory 256M --disk "$DISK" --net none --cmdline \
+		"console=ttyS0 quiet panic=-1 tsc=reliable l2.cpus=2 l2.mem_mb=256 l2.boot=2 l2.mode=measure" \
+		</dev/null >"$OUT" 2>&1 &
+	pid=$!
+	for phase in idle busy; do
+		if wait_for "^@@l2 $phase" "$BOOT_TIMEOUT"; then
+			sleep 2
+			echo "# exit rates, $phase nested Linux (2 vCPUs):"
+			/examples/vmxstat --once -v -d 8 | sed 's/^/#   /'
+		fi
+	done
+	wait $pid
+fi
+
+# VMXRUN_STRESS=N (the rig's guests mode): N more boots, one TAP line
+# each, the failed ones with the end of their console.
+i=0
+while [ "$i" -lt "${VMXRUN_STRESS:-0}" ]; do
+	i=$((i + 1))
+	linux_boot 1 none
+	grep -q '^@@l2 done' "$OUT" && ! grep -q '^@@l2 fail' "$OUT" && [ "$rc" = 0 ]
+	r=$?
+	[ $r = 0 ] || tail -n 40 "$OUT" | sed 's/^/# /'
+	tap $r "stress boot $i of $VMXRUN_STRESS (status $rc)"
+done
 
 echo "1..$n"
 [ "$failed" = 0 ]

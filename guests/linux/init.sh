@@ -4,7 +4,7 @@
 # which the L1 test (selftests/vmxrun_test.sh) reads, then powers off
 # through ACPI S5.
 #
-# Kernel command line: l2.mode=test|demo, l2.cpus=N (expected CPUs),
+# Kernel command line: l2.mode=test|demo|measure|panic, l2.cpus=N (expected CPUs),
 # l2.mem_mb=N (the --memory given), l2.boot=1|2 (first or second boot of
 # the same disk image), l2.peer=IP (the host's end of a tap: ping it;
 # without it the guest pings its own address).
@@ -36,6 +36,12 @@ check() {	# check NAME CONDITION-RESULT DETAIL
 
 # Guest seconds from power-on to here (the kernel's own clock).
 echo "@@l2 up $(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
+
+# l2.mode=panic: crash the kernel; with panic=-1 it reboots at once.
+if [ "$mode" = panic ]; then
+	echo "@@l2 panicking"
+	echo c >/proc/sysrq-trigger
+fi
 
 # Modules of the virtio stack (=m in Debian's cloud kernels), in order.
 for m in $(cat /lib/modules/order 2>/dev/null); do
@@ -93,6 +99,22 @@ if [ "$mode" = demo ]; then
 	uname -a
 	nproc
 	head -n1 /proc/meminfo
+fi
+
+# l2.mode=measure: an idle phase, then a busy one (a CPU-bound task and
+# direct disk reads), while the L1 test samples the exit rates.
+if [ "$mode" = measure ]; then
+	echo "@@l2 idle"
+	sleep 12
+	echo "@@l2 busy"
+	(while :; do :; done) &
+	spin=$!
+	end=$(($(cut -d. -f1 /proc/uptime) + 12))
+	while [ "$(cut -d. -f1 /proc/uptime)" -lt $end ]; do
+		dd if=/dev/vda of=/dev/null bs=4k count=256 iflag=direct 2>/dev/null
+	done
+	kill $spin
+	echo "@@l2 measured"
 fi
 
 echo "@@l2 done $(cut -d' ' -f1 /proc/uptime)"

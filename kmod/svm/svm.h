@@ -110,6 +110,9 @@
  *		held NMI goes in right after it
  * @flush_tlb:	the guest's translations changed under it (CR4 emulated,
  *		SET_SREGS): the next entry runs on a fresh ASID
+ * @virq:	the interrupt picked for this entry went in as a virtual
+ *		interrupt request (V_IRQ), which the guest takes when its
+ *		window opens (svm_inject_pending())
  * @good_save, @vmm_state: the VMCB save area as the VMM last set it, kept
  *		until one VMRUN accepted it: a VMRUN that fails its state
  *		checks may leave the save area changed (QEMU writes it
@@ -131,6 +134,7 @@ struct svm_vcpu {
 	bool nmi_singlestep;
 	bool nmi_singlestep_guest_tf;
 	bool flush_tlb;
+	bool virq;
 	struct vmcb_save_area *good_save;
 	bool vmm_state;
 };

@@ -110,10 +110,14 @@ SYM_FUNC_START(svm_world_switch)
 	 * while the guest runs: with IF clear, no host interrupt would
 	 * ever end a guest that does not exit by itself.  GIF is clear, so
 	 * nothing is taken here between STI and VMRUN, nor after #VMEXIT
-	 * until CLI.
+	 * until CLI.  The NOP keeps VMRUN out of the STI's interrupt
+	 * shadow: QEMU (7.2, the SVM test rig) carries that shadow into the
+	 * guest, which then cannot take a virtual interrupt (V_IRQ) before
+	 * its first exit.
 	 */
 	VMX_SPEC_VMENTRY
 	sti
+	nop
 	SVM_INSN vmrun
 	cli
 
