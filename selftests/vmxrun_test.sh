@@ -166,7 +166,7 @@ BOOT_TIMEOUT=150
 vmxrun --kernel "$G/vmlinuz" --initrd "$G/initrd.img" --cpus 2 \
 	--memory 128M --net none --cmdline "console=ttyS0 quiet panic=-1 tsc=reliable l2.mode=panic"
 BOOT_TIMEOUT=$saved_timeout
-grep -q '^@@l2 panicking' "$OUT" && [ "$rc" = 0 ]
+grep -q 'Kernel panic - not syncing' "$OUT" && [ "$rc" = 0 ]
 r=$?
 [ $r = 0 ] || tail -n 15 "$OUT" | sed 's/^/# /'
 tap $r "a guest kernel panic (panic=-1) reboots: vmxrun ends with status 0 (got $rc)"

@@ -39,7 +39,6 @@ echo "@@l2 up $(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
 
 # l2.mode=panic: crash the kernel; with panic=-1 it reboots at once.
 if [ "$mode" = panic ]; then
-	echo "@@l2 panicking"
 	echo c >/proc/sysrq-trigger
 fi
 

@@ -115,6 +115,28 @@ static int load_linux(struct machine *m, const void *kernel, size_t ksize,
 	return ret;
 }
 
+/*
+ * The BIOS reset vector (F000:FFF0) holds the only firmware the machine
+ * has: a write of RESET_VALUE to the reset register, so that a guest
+ * that resets by jumping there ends vmxrun like any other reset.  Linux
+ * does exactly that: on a hardware-reduced ACPI platform it picks the EFI
+ * reset first and, without EFI, goes on to the BIOS one
+ * (arch/x86/kernel/reboot.c, reboot_init() and
+ * native_machine_emergency_restart()); ACPI and the 8042 are never tried.
+ */
+static void write_reset_vector(struct machine *m)
+{
+	static const uint8_t stub[] = {
+		0xba, PORT_RESET & 0xff, PORT_RESET >> 8,	/* mov dx, PORT_RESET */
+		0xb0, RESET_VALUE,				/* mov al, RESET_VALUE */
+		0xee,						/* out dx, al */
+		0xf4,						/* hlt */
+		0xeb, 0xfd,					/* jmp to the hlt */
+	};
+
+	memcpy((uint8_t *)m->ram + RESET_VECTOR_GPA, stub, sizeof(stub));
+}
+
 int machine_load(struct machine *m)
 {
 	struct libvmx_guest_ram ram = { m->ram, m->ram_size };
@@ -145,6 +167,7 @@ int machine_load(struct machine *m)
 		return ret;
 	}
 	m->boot_entry = entry;
+	write_reset_vector(m);
 	return 0;
 }
 

@@ -47,6 +47,7 @@
 #define UART_GSI		4
 #define PORT_SLEEP		0x600	/* ACPI sleep control; +1 status */
 #define PORT_RESET		0xcf9
+#define RESET_VECTOR_GPA	0xffff0ULL	/* F000:FFF0, in the e820 hole */
 #define RESET_VALUE		0x06
 #define PORT_I8042_DATA		0x60
 #define PORT_I8042_CMD		0x64
