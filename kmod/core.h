@@ -61,9 +61,13 @@ struct vmx_slots {
  * @lock:	protects the table contents and the invalidation counters;
  *		a spinlock because mmu_notifier callbacks may not sleep
  * @root:	top-level table page (4-level)
- * @invalidate_seq: bumped at the end of every invalidation; a fault
- *		that saw another value before pinning its page retries
- * @invalidate_active: invalidations in progress; faults retry meanwhile
+ * @invalidate_seq: bumped at the end of every invalidation that
+ *		overlaps a slot, and at every slot change; a fault that saw
+ *		another value before pinning its page retries
+ * @invalidate_active: invalidations in progress
+ * @invalidate_lo, @invalidate_hi: the host range [lo, hi) that covers
+ *		every invalidation in progress (empty when none is); a
+ *		fault that would map into it meanwhile retries
  * @zap_gen:	under @lock: bumped whenever a translation a guest TLB may
  *		hold left the table (a leaf cleared, a huge leaf split)
  * @flushed_gen: the highest @zap_gen whose removals every vCPU's TLB is
@@ -80,6 +84,8 @@ struct vmx_mmu {
 	struct page *root;
 	unsigned long invalidate_seq;
 	long invalidate_active;
+	unsigned long invalidate_lo;
+	unsigned long invalidate_hi;
 	s64 zap_gen;
 	atomic64_t flushed_gen;
 	atomic64_t tlb_gen;

@@ -10,7 +10,10 @@
  *  - No page reference is kept: a mapping lives only while the host's
  *    own page table maps that page, which the notifier guarantees.
  *  - A fault reads invalidate_seq before pinning the page and installs
- *    the mapping only if no invalidation ran or runs meanwhile.
+ *    the mapping only if no invalidation of a slot's memory ended
+ *    meanwhile (the sequence moved) and none of the host range it maps
+ *    is in progress.  Invalidations of memory no slot maps cost the
+ *    faults nothing.
  *  - Whoever removes mappings counts it in zap_gen under the lock; after
  *    dropping the lock it returns only once every vCPU's TLB is clean of
  *    everything removed up to the zap_gen it saw (vmx_mmu_flush_upto()),
@@ -291,9 +294,10 @@ static s64 vmx_mmu_zap_locked(struct vmx_vm *vm, u64 start, u64 end)
  * invalidation to it.  A fault that looked up the old array retries:
  * invalidate_seq moves in the same step, after the new array is visible.
  * The mirror case, a new slot over a host range whose invalidation is in
- * progress, maps nothing meanwhile: faults retry while invalidate_active
- * is non-zero, and any fault that pinned a page before the invalidation
- * ends sees invalidate_seq moved.
+ * progress, maps nothing meanwhile: faults into the range retry while it
+ * is in progress (its range was recorded at its start, slot or not), and
+ * any fault that pinned a page before the invalidation ends sees
+ * invalidate_seq moved (the end bumps it: the slot is there by then).
  */
 void vmx_mmu_publish_slots(struct vmx_vm *vm, struct vmx_slots *new,
 			   u64 start, u64 end)
@@ -539,6 +543,20 @@ static int vmx_mmu_get_page(unsigned long hva, bool want_write,
 }
 
 /*
+ * Is an invalidation of the host memory that a mapping of @hva (a 2 MiB
+ * one if @huge) would cover in progress?  Called with mmu.lock held.
+ */
+static bool vmx_mmu_invalidating(struct vmx_vm *vm, unsigned long hva,
+				 bool huge)
+{
+	unsigned long lo = huge ? ALIGN_DOWN(hva, PMD_SIZE) : hva & PAGE_MASK;
+	unsigned long hi = lo + (huge ? PMD_SIZE : PAGE_SIZE);
+
+	return vm->mmu.invalidate_active &&
+	       lo < vm->mmu.invalidate_hi && hi > vm->mmu.invalidate_lo;
+}
+
+/*
  * Resolve a nested page fault at @gpa.  Returns 1 when the guest can go
  * on (mapping installed, or an invalidation raced and the access will
  * fault again), 0 with an MMIO exit filled in, or -errno (-EFAULT: the
@@ -593,8 +611,9 @@ int vmx_mmu_handle_fault(struct vmx_vcpu *vcpu, u64 gpa, bool write,
 
 	prot = VMX_NPT_EXEC | (writable ? VMX_NPT_WRITE : 0);
 	spin_lock(&vm->mmu.lock);
-	/* An invalidation (or slot change) since we looked: fault again. */
-	if (vm->mmu.invalidate_active || vm->mmu.invalidate_seq != seq)
+	/* An invalidation (or slot change) of what we map: fault again. */
+	if (vm->mmu.invalidate_seq != seq ||
+	    vmx_mmu_invalidating(vm, hva, huge))
 		goto out_unlock;
 	rcu_read_lock();
 	slot = vmx_slot_find(rcu_dereference(vm->slots), gfn);
@@ -648,6 +667,31 @@ static s64 vmx_mmu_zap_hva_locked(struct vmx_vm *vm, unsigned long start,
 	return flush_gen;
 }
 
+/* Does the host range [start, end) back any slot now?  mmu.lock held. */
+static bool vmx_mmu_hva_in_slots(struct vmx_vm *vm, unsigned long start,
+				 unsigned long end)
+{
+	struct vmx_slots *slots;
+	bool found = false;
+	u32 i;
+
+	rcu_read_lock();
+	slots = rcu_dereference(vm->slots);
+	for (i = 0; slots && i < slots->nr && !found; i++) {
+		struct vmx_slot *s = slots->slots[i];
+
+		found = start < s->user_addr + (s->npages << PAGE_SHIFT) &&
+			end > s->user_addr;
+	}
+	rcu_read_unlock();
+	return found;
+}
+
+/*
+ * The range of every invalidation is recorded, whether or not a slot
+ * maps it now: a slot created while it runs must not be filled from it
+ * either.
+ */
 static int vmx_mn_invalidate_range_start(struct mmu_notifier *mn,
 					 const struct mmu_notifier_range *range)
 {
@@ -655,7 +699,13 @@ static int vmx_mn_invalidate_range_start(struct mmu_notifier *mn,
 	s64 flush_gen;
 
 	spin_lock(&vm->mmu.lock);
-	vm->mmu.invalidate_active++;
+	if (!vm->mmu.invalidate_active++) {
+		vm->mmu.invalidate_lo = range->start;
+		vm->mmu.invalidate_hi = range->end;
+	} else {
+		vm->mmu.invalidate_lo = min(vm->mmu.invalidate_lo, range->start);
+		vm->mmu.invalidate_hi = max(vm->mmu.invalidate_hi, range->end);
+	}
 	flush_gen = vmx_mmu_zap_hva_locked(vm, range->start, range->end);
 	spin_unlock(&vm->mmu.lock);
 	/* Even if we zapped nothing: a racing zapper may still be flushing. */
@@ -669,8 +719,17 @@ static void vmx_mn_invalidate_range_end(struct mmu_notifier *mn,
 	struct vmx_vm *vm = vmx_mn_to_vm(mn);
 
 	spin_lock(&vm->mmu.lock);
-	vm->mmu.invalidate_seq++;
-	vm->mmu.invalidate_active--;
+	/*
+	 * A fault that pinned a page of this range before the end must not
+	 * map it.  Without a slot over the range now, no fault can have:
+	 * a slot that came and went meanwhile moved the sequence itself.
+	 */
+	if (vmx_mmu_hva_in_slots(vm, range->start, range->end))
+		vm->mmu.invalidate_seq++;
+	if (!--vm->mmu.invalidate_active) {
+		vm->mmu.invalidate_lo = 0;
+		vm->mmu.invalidate_hi = 0;
+	}
 	spin_unlock(&vm->mmu.lock);
 }
 

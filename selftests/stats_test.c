@@ -16,6 +16,7 @@
 #include <linux/genetlink.h>
 #include <linux/netlink.h>
 #include <linux/vmx_stats.h>
+#include <sys/mman.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
 #include <time.h>
@@ -470,6 +471,88 @@ static void guest_cpuid_loop(void)
 	for (i = 0; i < NR_CPUID; i++)
 		guest_cpuid(0, 0, &a, &b, &c, &d);
 	GUEST_DONE();
+}
+
+/* A slot of its own, at 256 MiB (inside the guest's identity map). */
+#define FRESH_SLOT	1
+#define FRESH_GPA	0x10000000ULL
+#define FRESH_SIZE	(16ULL << 20)
+#define UNRELATED_SIZE	(16 * 4096)
+
+/* One write per 4 KiB page: a nested page fault each. */
+static void guest_touch_fresh(void)
+{
+	uint64_t a;
+
+	for (a = FRESH_GPA; a < FRESH_GPA + FRESH_SIZE; a += 4096)
+		*(volatile uint64_t *)a = a;
+	GUEST_DONE();
+}
+
+struct unmapper {
+	volatile bool stop;
+	uint8_t *mem;		/* no slot maps it */
+	uint64_t rounds;
+};
+
+/*
+ * Drop the unrelated memory in a loop: each call is an invalidation of
+ * the VMM's mm (the notifiers run whether or not a page was there).
+ */
+static void *unmap_unrelated(void *arg)
+{
+	struct unmapper *u = arg;
+
+	while (!u->stop) {
+		madvise(u->mem, UNRELATED_SIZE, MADV_DONTNEED);
+		u->rounds++;
+	}
+	return NULL;
+}
+
+/*
+ * Invalidations of memory that no slot maps do not make nested page
+ * faults retry: each fault of the guest fills its page the first time,
+ * while another thread of the VMM unmaps unrelated memory in a loop.
+ */
+TEST_F(stats, unrelated_invalidations_do_not_retry_faults)
+{
+	struct counters before, after;
+	struct unmapper u = { 0 };
+	struct test_vm *t;
+	pthread_t th;
+	void *fresh;
+	uint64_t id, faults, filled;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_touch_fresh));
+	ASSERT_EQ(0, libvmx_vm_add_ram(t->vm, FRESH_SLOT, FRESH_GPA, FRESH_SIZE,
+				       0, &fresh));
+	/* 4 KiB host pages, so that every guest page is a fault of its own. */
+	ASSERT_EQ(0, madvise(fresh, FRESH_SIZE, MADV_NOHUGEPAGE));
+	u.mem = mmap(NULL, UNRELATED_SIZE, PROT_READ | PROT_WRITE,
+		     MAP_PRIVATE | MAP_ANONYMOUS, -1, 0);
+	ASSERT_NE(MAP_FAILED, u.mem);
+	id = my_newest_vm(&self->nl, self->r);
+	ASSERT_NE(0, id);
+	ASSERT_EQ(0, get_counters(&self->nl, self->r, id, 0, &before));
+	ASSERT_EQ(0, pthread_create(&th, NULL, unmap_unrelated, &u));
+	ASSERT_UCALL(t->vcpus[0], UCALL_DONE);
+	u.stop = true;
+	pthread_join(th, NULL);
+	ASSERT_EQ(0, get_counters(&self->nl, self->r, id, 0, &after));
+
+	faults = DELTA(c[VMX_STATS_C_NPT_FAULTS]);
+	filled = DELTA(c[VMX_STATS_C_NPT_FILLED]);
+	TH_LOG("%llu faults, %llu filled, %llu unrelated invalidations",
+	       (unsigned long long)faults, (unsigned long long)filled,
+	       (unsigned long long)u.rounds);
+	/* The race was on: the unmapper ran alongside the faults. */
+	ASSERT_GE(u.rounds, 1000);
+	EXPECT_GE(filled, FRESH_SIZE / 4096);
+	/* A few retries for the host's own work (THP, reclaim) at most. */
+	EXPECT_LE(faults, filled + filled / 20);
+	munmap(u.mem, UNRELATED_SIZE);
+	test_vm_destroy(t);
 }
 
 TEST_F(stats, sum_over_vcpus)
