@@ -37,7 +37,7 @@ args_for() {
 	elif [ "$1" = svm ]; then
 		echo "${VMX_HVBENCH_ARGS_SVM:--n 2000 -m 64 -k 8}"
 	else
-		echo "${VMX_HVBENCH_ARGS_VMX:--n 100 -m 64 -k 4}"
+		echo "${VMX_HVBENCH_ARGS_VMX:--n 1000 -m 64 -k 4}"
 	fi
 }
 
