@@ -985,8 +985,12 @@ static void svm_requeue_exit_int_info(struct svm_vcpu *svm)
 		type = SVM_EVENT_TYPE_INTR;
 	valid = (info & SVM_EVENT_VALID) && type != SVM_EVENT_TYPE_SOFT &&
 		!(type == SVM_EVENT_TYPE_EXCEPT && (vector == 3 || vector == 4));
-	/* A virtual interrupt the guest did not take yet stays queued. */
-	if (svm->virq && !valid && (ctl->int_ctl & V_IRQ_MASK))
+	/*
+	 * A virtual interrupt the guest did not take yet stays queued; one
+	 * whose delivery was cut short comes back as the interrupted event.
+	 */
+	if (svm->virq && (ctl->int_ctl & V_IRQ_MASK) &&
+	    !(valid && type == SVM_EVENT_TYPE_INTR && vector == ctl->int_vector))
 		vmx_event_not_taken(&svm->vcpu);
 	if (valid) {
 		ev.type = type == SVM_EVENT_TYPE_INTR ? VMX_EVENT_EXTINT :
