@@ -63,6 +63,7 @@ static void *net_thread(void *arg)
 	int ret;
 
 	while (!stopping) {
+		pfd.revents = 0;
 		if (poll(&pfd, 1, 200) < 0 && errno != EINTR)
 			break;
 		pthread_mutex_lock(&m->lock);
@@ -71,6 +72,11 @@ static void *net_thread(void *arg)
 		if (!stopping && (pfd.revents & POLLIN))
 			ret = libvmx_virtio_net_rx(m->net_dev);
 		pthread_mutex_unlock(&m->lock);
+		/* The tap went away (deleted, or its fd broke): no more frames. */
+		if (!stopping && (pfd.revents & (POLLERR | POLLHUP | POLLNVAL))) {
+			warnx_("--net: the tap stopped working; the guest receives no more frames");
+			break;
+		}
 		/*
 		 * The guest has no buffer posted: the frame waits in the
 		 * device, which takes it as soon as the guest adds buffers.
