@@ -389,13 +389,20 @@ void vmx_vcpu_get_regs(struct vmx_vcpu *vcpu, struct vmx_regs *regs)
 	regs->rflags = vcpu->rflags;
 }
 
-/* RFLAGS bits a VMM may set: all architectural ones but VM (virtual-8086). */
+/*
+ * RFLAGS bits a VMM may set: all architectural ones.  VM (virtual-8086
+ * mode) only where the vCPU has it already: a guest enters that mode
+ * itself (with the segment state it needs), and a VMM completing an exit
+ * of a virtual-8086 guest writes back what VMX_GET_REGS gave.  Clearing
+ * it (a reset) is the VMM's right.
+ */
 #define VMX_RFLAGS_FIXED1	X86_EFLAGS_FIXED
-#define VMX_RFLAGS_SETTABLE	(0x3f7fd7ULL & ~X86_EFLAGS_VM)
+#define VMX_RFLAGS_SETTABLE	0x3f7fd7ULL
 
 int vmx_vcpu_set_regs(struct vmx_vcpu *vcpu, const struct vmx_regs *regs)
 {
-	if (regs->rflags & ~VMX_RFLAGS_SETTABLE)
+	if (regs->rflags & ~VMX_RFLAGS_SETTABLE ||
+	    (regs->rflags & ~vcpu->rflags & X86_EFLAGS_VM))
 		return -EINVAL;
 	memcpy(vcpu->gprs, regs, sizeof(vcpu->gprs));
 	vcpu->rip = regs->rip;

@@ -24,6 +24,8 @@ extern const uint8_t rm_seg_start[], rm_seg_end[];
 extern const uint8_t rm_pm_start[], rm_pm_end[];
 /* 32-bit protected mode -> long mode by the guest itself. */
 extern const uint8_t pm_lm_start[], pm_lm_end[];
+/* 32-bit protected mode -> virtual-8086 mode at 0x2000:0 by IRET. */
+extern const uint8_t pm_v86_start[], pm_v86_end[];
 
 __asm__(".pushsection .rodata\n"
 	".code16\n"
@@ -90,6 +92,21 @@ __asm__(".pushsection .rodata\n"
 	"	out %eax, $0x13\n"
 	"	hlt\n"
 	"pm_lm_end:\n"
+
+	".code32\n"
+	"pm_v86_start:\n"
+	"	push $0\n"			/* GS, FS, DS, ES */
+	"	push $0\n"
+	"	push $0\n"
+	"	push $0\n"
+	"	push $0x2000\n"		/* SS:ESP */
+	"	push $0x800\n"
+	"	push $0x23002\n"		/* EFLAGS: VM, IOPL 3 */
+	"	push $0x2000\n"		/* CS:EIP, linear 0x20000 */
+	"	push $0\n"
+	"	iretl\n"
+	"pm_v86_end:\n"
+	".code64\n"
 	".popsection\n");
 
 FIXTURE(bare) {
@@ -270,6 +287,42 @@ TEST_F(bare, protected_to_long_mode)
  * A hardware task switch (far jump to a TSS) is something the kernel does
  * not do for a guest: the VMM gets an internal-error exit naming it.
  */
+/*
+ * A guest that entered virtual-8086 mode itself: VMX_GET_REGS shows
+ * RFLAGS.VM and VMX_SET_REGS takes those registers back (advancing RIP,
+ * as a VMM completing an exit does); a reset may clear VM, and setting
+ * it again is refused (regs_test checks the refusal from protected
+ * mode).  The exit to user space is a hypercall, which exits before the
+ * CPU's virtual-8086 checks.
+ */
+TEST_F(bare, virtual_8086_registers_round_trip)
+{
+	const uint8_t vmcall[] = { 0x0f, 0x01,
+		test_backend() == VMX_BACKEND_SVM ? 0xd9 : 0xc1, 0xf4 };
+	struct vmx_regs regs, again;
+
+	ASSERT_EQ(0, libvmx_write_gpa(self->t->vm, PM_LOAD, pm_v86_start,
+				      pm_v86_end - pm_v86_start));
+	ASSERT_EQ(0, libvmx_write_gpa(self->t->vm, 0x20000, vmcall,
+				      sizeof(vmcall)));
+	protected_mode_at(_metadata, self->t, self->vcpu, PM_LOAD);
+	ASSERT_EXIT(self->vcpu, VMX_EXIT_HYPERCALL);
+	ASSERT_EQ(0, libvmx_vcpu_get_regs(self->vcpu, &regs));
+	ASSERT_NE(0, regs.rflags & 0x20000)
+		TH_LOG("rflags %#llx rip %#llx", (unsigned long long)regs.rflags,
+		       (unsigned long long)regs.rip);
+	EXPECT_EQ(0, regs.rip);
+	regs.rip += 3;
+	EXPECT_EQ(0, libvmx_vcpu_set_regs(self->vcpu, &regs));
+	ASSERT_EQ(0, libvmx_vcpu_get_regs(self->vcpu, &again));
+	EXPECT_EQ(3, again.rip);
+	EXPECT_EQ(regs.rflags, again.rflags);
+	regs.rflags &= ~0x20000ULL;
+	EXPECT_EQ(0, libvmx_vcpu_set_regs(self->vcpu, &regs));
+	regs.rflags |= 0x20000ULL;
+	EXPECT_EQ(-EINVAL, libvmx_vcpu_set_regs(self->vcpu, &regs));
+}
+
 TEST_F(bare, task_switch_is_internal_error)
 {
 	/* ljmp $0x20, $0 */

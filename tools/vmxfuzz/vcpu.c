@@ -375,7 +375,7 @@ static void fz_vcpu_run(struct fz_vcpu *v, timer_t timer)
 
 /* ---- state mutations ---- */
 
-#define FZ_RFLAGS_VALID	0x3d7fd7ULL	/* all but 3, 5, 15, 17 (VM), 22-63 */
+#define FZ_RFLAGS_VALID	0x3d7fd7ULL	/* all but 3, 5, 15, 22-63 and VM (17), which the guest sets */
 
 static void fz_mut_regs(struct fz_vcpu *v)
 {
@@ -387,8 +387,12 @@ static void fz_mut_regs(struct fz_vcpu *v)
 		return;
 	if (fz_chance(r, 20)) {
 		static const uint8_t bad[] = { 3, 5, 15, 17, 22, 31, 32, 63 };
+		uint8_t bit = FZ_PICK(r, bad);
 
-		regs.rflags |= 1ULL << FZ_PICK(r, bad);
+		/* VM is refused only where the guest is not in that mode. */
+		if (bit == 17 && (regs.rflags & (1ULL << 17)))
+			bit = 3;
+		regs.rflags |= 1ULL << bit;
 		FZ_EXPECT("SET_REGS with a reserved RFLAGS bit",
 			  fz_ioctl(v->fd, VMX_SET_REGS, &regs), EINVAL);
 		return;
