@@ -10,8 +10,10 @@
 # multi-threaded TCG 3 of 13 nested boots failed (2026-12-04; QEMU's
 # own bug, see below), with single-threaded TCG 3 of 52; on 2026-12-07
 # 1 of 28 ("CPU1 failed to report alive state": vmxrun lost a SIPI that
-# came before the AP's thread had seen the INIT).  After that fix 0 of
-# 22 on svm-6.1/6.12 and 0 of 2 on Bochs.
+# came before the AP's thread had seen the INIT), then 1 of 21 (an oops
+# in error_entry: QEMU delivered an EVENTINJ interrupt twice, see
+# kmod/svm/svm.c svm_inject_pending()).  After both fixes 20 of 20 extra
+# boots on svm-6.1 and 4 of 4 on Bochs passed.
 #
 # bench: the programs of bench/ (VMX_BENCH_PROGS, default all) run once
 # per line of VMX_BENCH_RUNS (';' between lines), each a set of vmx.ko

@@ -1,14 +1,18 @@
 #!/bin/sh
-# vmxrun in the rig: boot the rig's own Debian kernel as a nested guest
+# vmxrun in the rig: try vmxrun's errors, run the project's multiboot
+# kernel (fw_cfg, exit port, AP start-ups), drive the console from a
+# terminal, boot the rig's own Debian kernel as a nested guest
 # (guests/linux/init.sh checks CPUs, memory, clock, disk, net and powers
-# off), boot it again to read back what the first boot synced, run the
-# project's multiboot kernel, drive the console from a terminal, and try
-# vmxrun's errors.  TAP on stdout.
+# off), boot it again on a tap to read back what the first boot synced,
+# panic a guest kernel (its reboot must end vmxrun) and check vmxrun's
+# signals.  TAP on stdout.
 #
 # Files (put there by scripts/rig.sh): /examples/vmxrun, /guest/vmlinuz,
-# /guest/initrd.img, /guest/mbtest.elf, and /tests/ptyrun (from make
-# selftests).  VMXRUN_BOOT_TIMEOUT: seconds per
-# boot (default 400).
+# /guest/initrd.img, /guest/mbtest.elf, /lib/modules/tun.ko, and
+# /tests/ptyrun (from make selftests); /examples/vmxstat for
+# VMXRUN_MEASURE.  VMXRUN_BOOT_TIMEOUT: seconds per boot (default 400).
+# The rig's guests mode sets VMXRUN_STRESS (more boots) and
+# VMXRUN_MEASURE (exit rates of an idle and a busy guest).
 VMXRUN=${VMXRUN:-/examples/vmxrun}
 PTYRUN=${PTYRUN:-$(dirname "$0")/ptyrun}
 G=${VMXRUN_GUEST_DIR:-/guest}
