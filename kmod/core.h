@@ -297,6 +297,9 @@ int vmx_vcpu_set_sregs(struct vmx_vcpu *vcpu, const struct vmx_sregs *sregs);
 void vmx_vcpu_reset_regs(struct vmx_vcpu *vcpu);
 bool vmx_vcpu_enter_guest_mode(struct vmx_vcpu *vcpu);
 void vmx_vcpu_exit_guest_mode(struct vmx_vcpu *vcpu);
+/* Exits in a row the fast path may take before IRQs go on (vcpu.c). */
+#define VMX_FASTPATH_MAX	16
+bool vmx_vcpu_fastpath_reenter(struct vmx_vcpu *vcpu, unsigned int done);
 void vmx_vcpu_sync_clear_dirty(struct vmx_vcpu *vcpu, u32 bits);
 void vmx_vcpu_get_regs(struct vmx_vcpu *vcpu, struct vmx_regs *regs);
 int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu);

@@ -109,6 +109,33 @@ bool vmx_vcpu_enter_guest_mode(struct vmx_vcpu *vcpu)
 	return true;
 }
 
+/*
+ * The exit fast path: may a backend that finished an exit with IRQs
+ * still off (guest FPU and lazy state in) enter the guest again at once,
+ * after @done such re-entries in a row?  Not if an event went in at this
+ * entry: its delivery is accounted for by the slow path (vmx_event_exit()
+ * and the backend's re-queue).  Not if the thread has work: the same look
+ * as vmx_vcpu_enter_guest_mode().  The event queue cannot change
+ * meanwhile (the vCPU mutex is held); what another CPU wants (a TLB
+ * flush, a signal, a reschedule) comes as an IPI, which stays pending
+ * with IRQs off and makes the next entry exit at once.
+ *
+ * Not more than VMX_FASTPATH_MAX in a row, though: then IRQs go on once.
+ * A CPU that misses an external-interrupt exit (Bochs does while the
+ * guest runs with RFLAGS.IF clear) would otherwise keep the host's
+ * interrupts waiting as long as the guest repeats its CPUID, since each
+ * entry also restarts the VMX-preemption timer, the usual safety net.
+ */
+bool vmx_vcpu_fastpath_reenter(struct vmx_vcpu *vcpu, unsigned int done)
+{
+	if (done >= VMX_FASTPATH_MAX ||
+	    vcpu->events.injected != VMX_INJECTED_NONE ||
+	    signal_pending(current) || need_resched())
+		return false;
+	vcpu->events.exit_in_delivery = false;
+	return true;
+}
+
 /* After the world switch (and the host's NMI/#MC handling): undo it. */
 void vmx_vcpu_exit_guest_mode(struct vmx_vcpu *vcpu)
 {

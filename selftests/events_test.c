@@ -516,6 +516,65 @@ TEST(irq_window_right_after_sti)
 	test_vm_destroy(t);
 }
 
+static volatile uint64_t irq_rip;
+
+static uint64_t irq_rip_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	irq_rip = rip;
+	return rip;
+}
+
+/*
+ * STI, then CPUID in its shadow: the kernel answers the CPUID (on VMX
+ * in the exit fast path, without leaving the entry's IRQs-off section),
+ * and completing it ends the shadow, so the window opens right after it.
+ */
+static void guest_sti_cpuid(void)
+{
+	uint32_t a = 0, b, c = 0, d;
+	uint64_t after;
+
+	guest_handlers[0x51] = irq_rip_handler;
+	guest_cli();
+	GUEST_SYNC(1);
+	asm volatile("lea 1f(%%rip), %[after]\n\t"
+		     "sti\n\t"
+		     "cpuid\n"
+		     "1:\tnop\n\tnop\n\tnop"
+		     : [after] "=&r" (after), "+a" (a), "=b" (b), "+c" (c),
+		       "=d" (d));
+	while (!irq_rip)
+		guest_pause();
+	GUEST_SYNC3(2, irq_rip, after);
+	GUEST_DONE();
+}
+
+TEST(irq_window_right_after_cpuid_in_sti_shadow)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_sti_cpuid));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	ASSERT_SYNC(vcpu, 1);
+	run->request_irq_window = 1;
+	ASSERT_EXIT(vcpu, VMX_EXIT_IRQ_WINDOW);
+	run->request_irq_window = 0;
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXTINT, 0x51, 0, 0));
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	/* Taken at the first NOP: not in the shadow, not one later. */
+	EXPECT_EQ(uc.args[2], uc.args[1])
+		TH_LOG("interrupt at %#llx, CPUID ends at %#llx",
+		       (unsigned long long)uc.args[1],
+		       (unsigned long long)uc.args[2]);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
 /* The order in which the guest saw its handlers run. */
 static volatile uint64_t order[8];
 static volatile int norder;

@@ -73,6 +73,54 @@ TEST(signal_stops_spinning_guest)
 	test_vm_destroy(t);
 }
 
+/*
+ * A guest that only executes CPUID, which the kernel answers itself (on
+ * VMX without leaving the entry's IRQs-off section): a signal still ends
+ * the run at once, and every answer is the right one.
+ */
+static void guest_cpuid_spin(void)
+{
+	uint32_t a0, b0, c0, d0, a, b, c, d;
+
+	guest_cpuid(0, 0, &a0, &b0, &c0, &d0);
+	for (;;) {
+		guest_cpuid(0, 0, &a, &b, &c, &d);
+		GUEST_ASSERT_EQ(a, a0);
+		GUEST_ASSERT_EQ(b, b0);
+		GUEST_ASSERT_EQ(d, d0);
+	}
+}
+
+TEST(signal_stops_cpuid_loop)
+{
+	struct itimerval it = { .it_value = { .tv_usec = 50000 } };
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	struct vmx_regs regs;
+	double start;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_cpuid_spin));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	catch(SIGALRM);
+	for (int i = 0; i < 3; i++) {
+		got_signal = 0;
+		start = now();
+		ASSERT_EQ(0, setitimer(ITIMER_REAL, &it, NULL));
+		EXPECT_EQ(-EINTR, libvmx_vcpu_run(vcpu))
+			TH_LOG("exit %s", test_exit_name(run->exit_reason));
+		EXPECT_EQ(VMX_EXIT_INTR, run->exit_reason);
+		EXPECT_EQ(SIGALRM, got_signal);
+		EXPECT_LT(now() - start, 2.0);
+		/* The registers came back from the hardware: RIP in the loop. */
+		ASSERT_EQ(0, libvmx_vcpu_get_regs(vcpu, &regs));
+		EXPECT_GE(regs.rip, (uint64_t)(uintptr_t)guest_cpuid_spin);
+		EXPECT_LT(regs.rip, (uint64_t)(uintptr_t)guest_cpuid_spin + 256);
+	}
+	test_vm_destroy(t);
+}
+
 struct spin_ctx {
 	struct libvmx_vcpu *vcpu;
 	volatile int started;

@@ -173,17 +173,85 @@ static int vtx_exit_vmfail(struct vtx_vcpu *vtx)
 }
 
 /*
- * Enter the guest once.  Order: registers into the VMCS, guest FPU in,
- * IRQs off, last check for pending work, event injection, TLB flush,
- * host control registers, guest state in (vtx_host.c), world switch,
- * host state back, NMI/#MC to the host, IRQs on, guest FPU out,
- * registers back, re-queue an interrupted event, dispatch the exit.
+ * The world switch with what has to be redone around every one of them,
+ * IRQs off: TLB flush, guest-state checks (vtx_host.c), L1D flush,
+ * SPEC_CTRL, guest time.  Returns the exit reason, or 0 when VMLAUNCH or
+ * VMRESUME failed (@failed).
+ */
+static u32 vtx_enter_once(struct vtx_vcpu *vtx, int *failed)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+	bool flush = false;
+	u32 reason;
+
+	vmx_mmu_sync_tlb(vcpu, &flush);
+	if (flush || vtx->flush_tlb) {
+		vtx_flush_guest_tlb(vtx);
+		vtx->flush_tlb = false;
+	}
+	vtx_switch_to_guest(vtx);
+	if (vtx_l1d_flush)
+		wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
+
+	vmx_spec_enter(vcpu, false);
+	vmx_stat_guest_enter(vcpu);
+	*failed = vtx_world_switch(vcpu->gprs, vtx->launched);
+	vmx_stat_guest_exit(vcpu);
+	vmx_spec_exit(vcpu, false);
+
+	vtx_switch_to_host(vtx);
+	if (*failed)
+		return 0;
+	reason = vtx_vmread(VM_EXIT_REASON);
+	if (!(reason & VTX_EXIT_FAILED_ENTRY))
+		vtx->launched = true;
+	vtx_handle_host_event(reason);
+	return reason;
+}
+
+/*
+ * The exit fast path: CPUID, the one exit a guest repeats in a loop that
+ * the kernel answers by itself without sleeping, is finished here with
+ * IRQs still off and the guest's FPU and lazy state still in, and the
+ * guest entered again at once.  RIP, RSP, RFLAGS and the interruptibility
+ * state stay in the VMCS (vtx_save_regs() reads them once the loop ends);
+ * the GPRs the handler uses are in vcpu->gprs.  Everything else, and any
+ * exit after an event went in, takes the slow path.
+ */
+static bool vtx_exit_fastpath(struct vtx_vcpu *vtx, u32 reason,
+			      unsigned int done)
+{
+	struct vmx_vcpu *vcpu = &vtx->vcpu;
+	u32 intr;
+
+	if (reason != EXIT_REASON_CPUID ||
+	    !vmx_vcpu_fastpath_reenter(vcpu, done))
+		return false;
+	vcpu->stat.exits++;
+	vtx_stat_exit(vcpu, reason);
+	vmx_cpuid_emulate(vcpu, vtx_guest_cr4());
+	vtx_vmwrite(GUEST_RIP, vtx_vmread(GUEST_RIP) +
+		    vtx_vmread(VM_EXIT_INSTRUCTION_LEN));
+	/* Completing an instruction ends an STI/MOV SS shadow. */
+	intr = vtx_vmread(GUEST_INTERRUPTIBILITY_INFO);
+	if (intr & VTX_INTR_SHADOW)
+		vtx_vmwrite(GUEST_INTERRUPTIBILITY_INFO, intr & ~VTX_INTR_SHADOW);
+	return true;
+}
+
+/*
+ * Enter the guest until an exit needs more than the fast path.  Order:
+ * registers into the VMCS, guest FPU in, IRQs off, last check for
+ * pending work, event injection, host control registers, then entries
+ * (vtx_enter_once()) as long as the fast path takes the exit, then the
+ * NMI/#MC to the host, IRQs on, guest FPU out, registers back, re-queue
+ * an interrupted event, dispatch the exit.
  */
 int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 {
 	struct vtx_vcpu *vtx = to_vtx(vcpu);
-	bool flush = false;
-	u32 reason = 0;
+	unsigned int done = 0;
+	u32 reason;
 	int failed;
 
 	if (unlikely(vtx->bad_cr0))
@@ -193,29 +261,11 @@ int vtx_vcpu_run(struct vmx_vcpu *vcpu)
 	if (!vmx_vcpu_enter_guest_mode(vcpu))
 		return 1;
 	vtx_inject_pending(vtx);
-	vmx_mmu_sync_tlb(vcpu, &flush);
-	if (flush || vtx->flush_tlb) {
-		vtx_flush_guest_tlb(vtx);
-		vtx->flush_tlb = false;
-	}
+	/* Neither changes with IRQs off: once for all the entries. */
 	vtx_prepare_host(vtx);
-	vtx_switch_to_guest(vtx);
-	if (vtx_l1d_flush)
-		wrmsrl(MSR_IA32_FLUSH_CMD, L1D_FLUSH);
-
-	vmx_spec_enter(vcpu, false);
-	vmx_stat_guest_enter(vcpu);
-	failed = vtx_world_switch(vcpu->gprs, vtx->launched);
-	vmx_stat_guest_exit(vcpu);
-	vmx_spec_exit(vcpu, false);
-
-	vtx_switch_to_host(vtx);
-	if (!failed) {
-		reason = vtx_vmread(VM_EXIT_REASON);
-		if (!(reason & VTX_EXIT_FAILED_ENTRY))
-			vtx->launched = true;
-		vtx_handle_host_event(reason);
-	}
+	do {
+		reason = vtx_enter_once(vtx, &failed);
+	} while (!failed && vtx_exit_fastpath(vtx, reason, done++));
 	vmx_vcpu_exit_guest_mode(vcpu);
 
 	/* Delivered or handed back below: never injected twice. */
