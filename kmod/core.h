@@ -381,6 +381,43 @@ static inline bool vmx_all_zero(const void *p, size_t len)
 	return !memchr_inv(p, 0, len);
 }
 
+/*
+ * The attribute bytes of @s from the descriptor attributes both CPUs
+ * keep alike in one byte (@attr: type 0-3, S 4, DPL 5-6, P 7) and the
+ * four flags they keep at different places, as bits 0-3 of @flags (AVL,
+ * L, D/B, G).  Two 32-bit stores instead of nine byte fields, each
+ * shifted and masked: eight segments go through here at every exit that
+ * syncs the sregs (an MMIO exit under VMX_SYNC_ON_DECODE).  The flags
+ * spread to one per byte by a multiply (bit i moves by 7i: no carries).
+ */
+static inline void vmx_segment_set_attr(struct vmx_segment *s, u32 attr,
+					u32 flags, bool unusable)
+{
+	u32 lo = (attr & 0xf) | (attr & 0x10) << 4 | (attr & 0x60) << 11 |
+		 (attr & 0x80) << 17;
+	u32 hi = ((flags & 0xf) * 0x204081) & 0x01010101;
+
+	BUILD_BUG_ON(offsetof(struct vmx_segment, s) !=
+		     offsetof(struct vmx_segment, type) + 1 ||
+		     offsetof(struct vmx_segment, dpl) !=
+		     offsetof(struct vmx_segment, type) + 2 ||
+		     offsetof(struct vmx_segment, present) !=
+		     offsetof(struct vmx_segment, type) + 3 ||
+		     offsetof(struct vmx_segment, avl) !=
+		     offsetof(struct vmx_segment, type) + 4 ||
+		     offsetof(struct vmx_segment, l) !=
+		     offsetof(struct vmx_segment, avl) + 1 ||
+		     offsetof(struct vmx_segment, db) !=
+		     offsetof(struct vmx_segment, avl) + 2 ||
+		     offsetof(struct vmx_segment, g) !=
+		     offsetof(struct vmx_segment, avl) + 3);
+	if (unusable)
+		lo &= 0x00ffffff;	/* not present */
+	memcpy((u8 *)s + offsetof(struct vmx_segment, type), &lo, sizeof(lo));
+	memcpy((u8 *)s + offsetof(struct vmx_segment, avl), &hi, sizeof(hi));
+	s->unusable = unusable;
+}
+
 #include "stats.h"
 
 /* Guest DR0-3 into the CPU and back: both backends switch them by hand. */

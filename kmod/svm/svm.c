@@ -221,15 +221,9 @@ static void svm_seg_from_vmcb(struct vmx_segment *s, const struct vmcb_seg *v)
 	s->selector = v->selector;
 	s->limit = v->limit;
 	s->base = v->base;
-	s->type = v->attrib & SVM_ATTR_TYPE_MASK;
-	s->s = !!(v->attrib & SVM_ATTR_S);
-	s->dpl = (v->attrib >> SVM_ATTR_DPL_SHIFT) & 3;
-	s->present = !!(v->attrib & SVM_ATTR_P);
-	s->avl = !!(v->attrib & SVM_ATTR_AVL);
-	s->l = !!(v->attrib & SVM_ATTR_L);
-	s->db = !!(v->attrib & SVM_ATTR_DB);
-	s->g = !!(v->attrib & SVM_ATTR_G);
-	s->unusable = !s->present;
+	/* AVL, L, D/B and G are bits 8-11; no present bit: unusable. */
+	vmx_segment_set_attr(s, v->attrib & 0xff, v->attrib >> 8,
+			     !(v->attrib & SVM_ATTR_P));
 }
 
 static void svm_get_sregs(struct vmx_vcpu *vcpu, struct vmx_sregs *sregs)

@@ -355,6 +355,20 @@ static __always_inline u64 vtx_vmread(unsigned long field)
 }
 
 /* Write a field of the current VMCS; a log line on failure. */
+/*
+ * VMREAD where it cannot fail: the VMCS is current (vtx_vmcs_enter() or
+ * the run loop) and @field is a constant every VMCS has.  No check, for
+ * the copies of many fields at once (vtx_get_sregs()).
+ */
+static __always_inline u64 vtx_vmread_current(unsigned long field)
+{
+	unsigned long value = 0;
+
+	asm volatile("vmread %[field], %[value]"
+		     : [value] "+r" (value) : [field] "r" (field) : "cc");
+	return value;
+}
+
 static __always_inline void vtx_vmwrite(unsigned long field, u64 value)
 {
 	u8 fail = 1;
@@ -451,8 +465,6 @@ void vtx_skip_insn(struct vtx_vcpu *vtx);
 void vtx_queue_exception(struct vtx_vcpu *vtx, u8 vector, bool has_error,
 			 u32 error_code);
 u64 vtx_hw_cr0(u64 cr0);
-u64 vtx_guest_cr0(void);
-u64 vtx_guest_cr4(void);
 void vtx_write_efer(struct vtx_vcpu *vtx, u64 efer);
 int vtx_set_cr0(struct vtx_vcpu *vtx, u64 cr0);
 int vtx_set_cr4(struct vtx_vcpu *vtx, u64 cr4);
@@ -491,5 +503,18 @@ int vtx_handle_exit(struct vtx_vcpu *vtx, u32 reason);
 #define VTX_HOST_RSP	0x00006c14	/* as vtx_run.S has it */
 int vtx_world_switch(u64 *gprs, unsigned int launched);
 void vtx_vmexit(void);
+
+/* CR0 and CR4 as the guest sees them; the VMCS is current. */
+static inline u64 vtx_guest_cr0(void)
+{
+	return (vtx_vmread_current(GUEST_CR0) & ~VTX_CR0_HOST_OWNED) |
+	       (vtx_vmread_current(CR0_READ_SHADOW) & VTX_CR0_HOST_OWNED);
+}
+
+static inline u64 vtx_guest_cr4(void)
+{
+	return (vtx_vmread_current(GUEST_CR4) & vtx_cr4_allowed) |
+	       (vtx_vmread_current(CR4_READ_SHADOW) & ~vtx_cr4_allowed);
+}
 
 #endif /* VMX_VTX_H */

@@ -34,19 +34,6 @@ u64 vtx_hw_cr0(u64 cr0)
 	       (vtx_cr0_fixed0 & ~(X86_CR0_PE | X86_CR0_PG));
 }
 
-/* CR0 and CR4 as the guest sees them; the VMCS is current. */
-u64 vtx_guest_cr0(void)
-{
-	return (vtx_vmread(GUEST_CR0) & ~VTX_CR0_HOST_OWNED) |
-	       (vtx_vmread(CR0_READ_SHADOW) & VTX_CR0_HOST_OWNED);
-}
-
-u64 vtx_guest_cr4(void)
-{
-	return (vtx_vmread(GUEST_CR4) & vtx_cr4_allowed) |
-	       (vtx_vmread(CR4_READ_SHADOW) & ~vtx_cr4_allowed);
-}
-
 /* EFER and the IA-32e mode entry control, which must agree on LMA. */
 void vtx_write_efer(struct vtx_vcpu *vtx, u64 efer)
 {
@@ -205,31 +192,33 @@ void vtx_seg_write(int seg, const struct vmx_segment *s)
 	vtx_vmwrite(f->ar, vtx_seg_ar(s));
 }
 
-static void vtx_seg_read(int seg, struct vmx_segment *s)
+/*
+ * One segment from the VMCS.  Each field kind steps by 2 from ES in
+ * VMX's segment order (SDM Appendix B), which vtx_segs[] spells out.
+ */
+static __always_inline void vtx_seg_read(int seg, struct vmx_segment *s)
 {
-	const struct vtx_seg_fields *f = &vtx_segs[seg];
-	u32 ar = vtx_vmread(f->ar);
+	u32 ar = vtx_vmread_current(GUEST_ES_AR_BYTES + 2 * seg);
 
-	s->selector = vtx_vmread(f->selector);
-	s->base = vtx_vmread(f->base);
-	s->limit = vtx_vmread(f->limit);
-	s->type = ar & VTX_AR_TYPE_MASK;
-	s->s = !!(ar & VTX_AR_S);
-	s->dpl = (ar >> VTX_AR_DPL_SHIFT) & 3;
-	s->present = !!(ar & VTX_AR_P);
-	s->avl = !!(ar & VTX_AR_AVL);
-	s->l = !!(ar & VTX_AR_L);
-	s->db = !!(ar & VTX_AR_DB);
-	s->g = !!(ar & VTX_AR_G);
-	s->unusable = !!(ar & VTX_AR_UNUSABLE);
-	if (s->unusable)
-		s->present = 0;
+	s->selector = vtx_vmread_current(GUEST_ES_SELECTOR + 2 * seg);
+	s->base = vtx_vmread_current(GUEST_ES_BASE + 2 * seg);
+	s->limit = vtx_vmread_current(GUEST_ES_LIMIT + 2 * seg);
+	/* AVL, L, D/B and G are bits 12-15. */
+	vmx_segment_set_attr(s, ar & 0xff, ar >> 12, ar & VTX_AR_UNUSABLE);
 }
 
+/*
+ * All of it, as often as once per MMIO exit (VMX_SYNC_ON_DECODE): the
+ * reads are unchecked and inlined (the VMCS is made current first).
+ */
 void vtx_get_sregs(struct vmx_vcpu *vcpu, struct vmx_sregs *sregs)
 {
 	struct vtx_vcpu *vtx = to_vtx(vcpu);
 
+	BUILD_BUG_ON(GUEST_TR_SELECTOR != GUEST_ES_SELECTOR + 2 * VTX_TR ||
+		     GUEST_TR_BASE != GUEST_ES_BASE + 2 * VTX_TR ||
+		     GUEST_TR_LIMIT != GUEST_ES_LIMIT + 2 * VTX_TR ||
+		     GUEST_TR_AR_BYTES != GUEST_ES_AR_BYTES + 2 * VTX_TR);
 	vtx_vmcs_enter(vtx);
 	vtx_seg_read(VTX_CS, &sregs->cs);
 	vtx_seg_read(VTX_DS, &sregs->ds);
@@ -239,15 +228,15 @@ void vtx_get_sregs(struct vmx_vcpu *vcpu, struct vmx_sregs *sregs)
 	vtx_seg_read(VTX_SS, &sregs->ss);
 	vtx_seg_read(VTX_TR, &sregs->tr);
 	vtx_seg_read(VTX_LDTR, &sregs->ldt);
-	sregs->gdt.base = vtx_vmread(GUEST_GDTR_BASE);
-	sregs->gdt.limit = vtx_vmread(GUEST_GDTR_LIMIT);
-	sregs->idt.base = vtx_vmread(GUEST_IDTR_BASE);
-	sregs->idt.limit = vtx_vmread(GUEST_IDTR_LIMIT);
+	sregs->gdt.base = vtx_vmread_current(GUEST_GDTR_BASE);
+	sregs->gdt.limit = vtx_vmread_current(GUEST_GDTR_LIMIT);
+	sregs->idt.base = vtx_vmread_current(GUEST_IDTR_BASE);
+	sregs->idt.limit = vtx_vmread_current(GUEST_IDTR_LIMIT);
 	sregs->cr0 = vtx_guest_cr0();
 	sregs->cr2 = vtx->cr2;
-	sregs->cr3 = vtx_vmread(GUEST_CR3);
+	sregs->cr3 = vtx_vmread_current(GUEST_CR3);
 	sregs->cr4 = vtx_guest_cr4();
-	sregs->efer = vtx_vmread(GUEST_IA32_EFER);
+	sregs->efer = vtx_vmread_current(GUEST_IA32_EFER);
 	vtx_vmcs_leave();
 	sregs->cr8 = *(u32 *)(vtx->vapic + VTX_VAPIC_TPR) >> 4;
 }
