@@ -215,10 +215,10 @@ void vtx_get_sregs(struct vmx_vcpu *vcpu, struct vmx_sregs *sregs)
 {
 	struct vtx_vcpu *vtx = to_vtx(vcpu);
 
-	BUILD_BUG_ON(GUEST_TR_SELECTOR != GUEST_ES_SELECTOR + 2 * VTX_TR ||
-		     GUEST_TR_BASE != GUEST_ES_BASE + 2 * VTX_TR ||
-		     GUEST_TR_LIMIT != GUEST_ES_LIMIT + 2 * VTX_TR ||
-		     GUEST_TR_AR_BYTES != GUEST_ES_AR_BYTES + 2 * VTX_TR);
+	BUILD_BUG_ON(GUEST_ES_SELECTOR + 2 * VTX_TR != GUEST_TR_SELECTOR ||
+		     GUEST_ES_BASE + 2 * VTX_TR != GUEST_TR_BASE ||
+		     GUEST_ES_LIMIT + 2 * VTX_TR != GUEST_TR_LIMIT ||
+		     GUEST_ES_AR_BYTES + 2 * VTX_TR != GUEST_TR_AR_BYTES);
 	vtx_vmcs_enter(vtx);
 	vtx_seg_read(VTX_CS, &sregs->cs);
 	vtx_seg_read(VTX_DS, &sregs->ds);
