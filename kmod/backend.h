@@ -118,7 +118,8 @@ struct vmx_npt_format {
  * @vcpu_init:		set up hardware state to the x86 reset state
  * @vcpu_free:		release it; the vCPU never runs again
  * @vcpu_load/@vcpu_put: the vCPU thread was scheduled in on @cpu / out;
- *			preemption off
+ *			preemption off.  Both NULL for a backend that keeps
+ *			no per-CPU vCPU state (no preempt notifier then)
  * @vcpu_run:		enter the guest once and handle the exit.  Returns
  *			1 to re-enter, 0 when the run area holds an exit for
  *			user space, or a negative errno.

@@ -258,6 +258,11 @@ int vmx_event_exit(struct vmx_vcpu *vcpu, const struct vmx_event *interrupted)
 	struct vmx_event again;
 	int delivered;
 
+	/* Most exits: nothing went in, nothing was being delivered. */
+	if (q->injected == VMX_INJECTED_NONE && !interrupted) {
+		q->exit_in_delivery = false;
+		return -1;
+	}
 	switch (q->injected) {
 	case VMX_INJECTED_EXCEPTION:
 		delivered = VMX_EVENT_EXCEPTION;

@@ -298,7 +298,7 @@ long vmx_vcpu_ioctl(struct file *file, unsigned int cmd, unsigned long arg)
 	struct vmx_vcpu *vcpu = file->private_data;
 	long ret;
 
-	if (!vmx_vcpu_cmd_known(cmd))
+	if (cmd != VMX_RUN && !vmx_vcpu_cmd_known(cmd))
 		return -ENOTTY;
 	if (!vmx_vm_owner_ok(vcpu->vm))
 		return -EIO;

@@ -153,6 +153,8 @@ static void vmx_mmu_flush_remote(struct vmx_vm *vm)
 
 		if (!vcpu || atomic_read(&vcpu->mode) != VMX_VCPU_IN_GUEST)
 			continue;
+		/* Written before the mode (vmx_vcpu_enter_guest_mode()). */
+		smp_rmb();
 		cpu = READ_ONCE(vcpu->cpu);
 		if (cpu >= 0)
 			smp_call_function_single(cpu, vmx_mmu_ipi_nop, NULL, 1);

@@ -38,11 +38,18 @@ static struct preempt_ops vmx_preempt_ops = {
 	.sched_out	= vmx_vcpu_sched_out,
 };
 
-/* Bind backend per-CPU state to this thread for the duration of a run. */
+/*
+ * Bind backend per-CPU state to this thread for the duration of a run.
+ * A backend without any (SVM) has no notifier to register: the CPU the
+ * vCPU runs on is noted at each entry (vmx_vcpu_enter_guest_mode()).
+ */
 static void vmx_vcpu_load(struct vmx_vcpu *vcpu)
 {
-	int cpu = get_cpu();
+	int cpu;
 
+	if (!vmx_ops->vcpu_load)
+		return;
+	cpu = get_cpu();
 	preempt_notifier_register(&vcpu->preempt_notifier);
 	vmx_ops->vcpu_load(vcpu, cpu);
 	put_cpu();
@@ -50,6 +57,8 @@ static void vmx_vcpu_load(struct vmx_vcpu *vcpu)
 
 static void vmx_vcpu_put(struct vmx_vcpu *vcpu)
 {
+	if (!vmx_ops->vcpu_load)
+		return;
 	preempt_disable();
 	vmx_ops->vcpu_put(vcpu);
 	preempt_notifier_unregister(&vcpu->preempt_notifier);
@@ -95,6 +104,9 @@ bool vmx_vcpu_enter_guest_mode(struct vmx_vcpu *vcpu)
 {
 	vmx_vcpu_fpu_enter(vcpu);
 	local_irq_disable();
+	/* Where kickers find it (before the mode, which they read first). */
+	WRITE_ONCE(vcpu->cpu, smp_processor_id());
+	smp_wmb();
 	atomic_set(&vcpu->mode, VMX_VCPU_IN_GUEST);
 	/*
 	 * Order the mode store before reading signals and tlb_gen: pairs
@@ -253,6 +265,9 @@ static void vmx_vcpu_sync_out(struct vmx_vcpu *vcpu)
 	u32 want = READ_ONCE(run->sync_want), valid = 0;
 	u32 reason = run->exit_reason;
 
+	/* sync_valid was cleared as VMX_RUN began. */
+	if (!want)
+		return;
 	if (want & VMX_SYNC_ON_DECODE &&
 	    (reason == VMX_EXIT_MMIO || (reason == VMX_EXIT_IO && run->io.string)))
 		want |= VMX_SYNC_REGS | VMX_SYNC_SREGS;

@@ -9,7 +9,10 @@
 #include "test_util.h"
 #include "kselftest_harness.h"
 
+#include <asm/prctl.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
+#include <unistd.h>
 
 #include "vmx_harness.h"
 #include "guest.h"
@@ -24,6 +27,8 @@ extern const uint8_t rm_seg_start[], rm_seg_end[];
 extern const uint8_t rm_pm_start[], rm_pm_end[];
 /* 32-bit protected mode -> long mode by the guest itself. */
 extern const uint8_t pm_lm_start[], pm_lm_end[];
+/* KERNEL_GS_BASE and LSTAR in 32-bit protected mode, then long mode. */
+extern const uint8_t pm_msr_start[], pm_msr_end[];
 /* 32-bit protected mode -> virtual-8086 mode at 0x2000:0 by IRET. */
 extern const uint8_t pm_v86_start[], pm_v86_end[];
 
@@ -92,6 +97,39 @@ __asm__(".pushsection .rodata\n"
 	"	out %eax, $0x13\n"
 	"	hlt\n"
 	"pm_lm_end:\n"
+
+	".code32\n"
+	"pm_msr_start:\n"
+	"	mov $0xc0000102, %ecx\n"	/* KERNEL_GS_BASE */
+	"	mov $0x5000, %eax\n"
+	"	xor %edx, %edx\n"
+	"	wrmsr\n"
+	"	mov $0xc0000082, %ecx\n"	/* LSTAR */
+	"	mov $0x6000, %eax\n"
+	"	wrmsr\n"
+	"	mov $0xc0000102, %ecx\n"
+	"	rdmsr\n"
+	"	out %eax, $0x15\n"
+	"	mov %cr4, %eax\n"
+	"	or $0x20, %eax\n"
+	"	mov %eax, %cr4\n"
+	"	mov $0x4000, %eax\n"
+	"	mov %eax, %cr3\n"
+	"	mov $0xc0000080, %ecx\n"
+	"	rdmsr\n"
+	"	or $0x100, %eax\n"
+	"	wrmsr\n"
+	"	mov %cr0, %eax\n"
+	"	or $0x80000000, %eax\n"
+	"	mov %eax, %cr0\n"
+	"	ljmp $0x18, $(pm_msr_64 - pm_msr_start + 0x200000)\n"
+	".code64\n"
+	"pm_msr_64:\n"
+	"	mov $0xc0000102, %ecx\n"
+	"	rdmsr\n"
+	"	out %eax, $0x15\n"
+	"	hlt\n"
+	"pm_msr_end:\n"
 
 	".code32\n"
 	"pm_v86_start:\n"
@@ -280,6 +318,40 @@ TEST_F(bare, protected_to_long_mode)
 	EXPECT_NE(0, s.cr0 & (1ULL << 31));
 	ASSERT_EQ(0, libvmx_vcpu_get_msr(self->vcpu, 0xc0000080, &efer));
 	EXPECT_EQ(0x500, efer & 0x500);
+}
+
+/*
+ * Outside long mode a guest's KERNEL_GS_BASE and SYSCALL MSRs are not
+ * switched into the CPU (nothing there can use them): its RDMSR/WRMSR
+ * are answered from the kernel's copy, the VMM thread's own GS base
+ * stays as it was, and once the guest enters long mode the values it
+ * wrote are in the CPU, where it reads KERNEL_GS_BASE without an exit.
+ */
+TEST_F(bare, msrs_outside_long_mode_stay_the_guests)
+{
+	unsigned long gs_before = 0, gs_after = 0;
+	uint64_t v;
+
+	ASSERT_EQ(0, syscall(SYS_arch_prctl, ARCH_SET_GS, 0x7f0000001000UL));
+	ASSERT_EQ(0, syscall(SYS_arch_prctl, ARCH_GET_GS, &gs_before));
+	ASSERT_EQ(0, libvmx_write_gpa(self->t->vm, PM_LOAD, pm_msr_start,
+				      pm_msr_end - pm_msr_start));
+	protected_mode_at(_metadata, self->t, self->vcpu, PM_LOAD);
+	ASSERT_IO(self, 0x15, 4, 0x5000);
+	ASSERT_EQ(0, syscall(SYS_arch_prctl, ARCH_GET_GS, &gs_after));
+	EXPECT_EQ(gs_before, gs_after);
+	ASSERT_EQ(0, libvmx_vcpu_get_msr(self->vcpu, 0xc0000102, &v));
+	EXPECT_EQ(0x5000, v);
+	ASSERT_EQ(0, libvmx_vcpu_get_msr(self->vcpu, 0xc0000082, &v));
+	EXPECT_EQ(0x6000, v);
+	/* In long mode now. */
+	ASSERT_IO(self, 0x15, 4, 0x5000);
+	ASSERT_EXIT(self->vcpu, VMX_EXIT_HLT);
+	ASSERT_EQ(0, syscall(SYS_arch_prctl, ARCH_GET_GS, &gs_after));
+	EXPECT_EQ(gs_before, gs_after);
+	ASSERT_EQ(0, libvmx_vcpu_get_msr(self->vcpu, 0xc0000102, &v));
+	EXPECT_EQ(0x5000, v);
+	syscall(SYS_arch_prctl, ARCH_SET_GS, 0UL);
 }
 
 /* The framework's own 64-bit guest: long mode set up by the VMM. */

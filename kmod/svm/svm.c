@@ -859,15 +859,6 @@ static int svm_vcpu_init(struct vmx_vcpu *vcpu)
 	return 0;
 }
 
-static void svm_vcpu_load(struct vmx_vcpu *vcpu, int cpu)
-{
-	WRITE_ONCE(vcpu->cpu, cpu);
-}
-
-static void svm_vcpu_put(struct vmx_vcpu *vcpu)
-{
-}
-
 /* ---- debug registers ---- */
 
 /*
@@ -1155,8 +1146,6 @@ const struct vmx_backend_ops svm_backend_ops = {
 	.vcpu_size		= sizeof(struct svm_vcpu),
 	.vcpu_init		= svm_vcpu_init,
 	.vcpu_free		= svm_vcpu_free,
-	.vcpu_load		= svm_vcpu_load,
-	.vcpu_put		= svm_vcpu_put,
 	.vcpu_run		= svm_vcpu_run,
 	.get_sregs		= svm_get_sregs,
 	.set_sregs		= svm_set_sregs,

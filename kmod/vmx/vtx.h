@@ -211,9 +211,11 @@ struct vtx_host_state {
  *		natively.  DR7 and IA32_DEBUGCTL are in the VMCS (load/save
  *		debug controls).
  * @msrs:	guest values of the MSRs in enum vtx_guest_msr
- * @guest_state_loaded: @msrs and the guest's TSC_AUX are in the CPU, the
- *		host's in @host (vtx_host.c): from the first entry after
- *		the thread came onto the CPU until vtx_vcpu_put()
+ * @live_msrs:	those the guest's mode can use (bits of enum vtx_guest_msr):
+ *		the ones switched (vtx_host.c)
+ * @guest_state_loaded: @live_msrs and the guest's TSC_AUX are in the
+ *		CPU, the host's in @host (vtx_host.c): from the first entry
+ *		after the thread came onto the CPU until vtx_vcpu_put()
  * @live_tsc_aux: TSC_AUX in the CPU meanwhile
  * @host:	the host state switched lazily
  * @host_*:	values last written to the VMCS host-state area
@@ -242,6 +244,7 @@ struct vtx_vcpu {
 	u64 dr[5];
 	bool dr_live;
 	u64 msrs[VTX_NR_GUEST_MSRS];
+	u32 live_msrs;
 	bool guest_state_loaded;
 	u64 live_tsc_aux;
 	struct vtx_host_state host;
@@ -454,6 +457,7 @@ void vtx_vcpu_put(struct vmx_vcpu *vcpu);
 void vtx_vmcs_enter(struct vtx_vcpu *vtx);
 void vtx_vmcs_leave(void);
 void vtx_set_intr_window(struct vtx_vcpu *vtx, u32 bit, bool on);
+void vtx_msr_bitmap_set(void *bitmap, u32 msr, bool intercept);
 void vtx_set_exec_ctl(struct vtx_vcpu *vtx, u32 bit, bool on);
 int vtx_vcpu_init(struct vmx_vcpu *vcpu);
 void vtx_init_guest_state(struct vtx_vcpu *vtx);
@@ -486,6 +490,7 @@ void vtx_flush_guest_tlb(struct vtx_vcpu *vtx);
 void vtx_switch_to_guest(struct vtx_vcpu *vtx);
 void vtx_switch_to_host(struct vtx_vcpu *vtx);
 void vtx_put_guest_state(struct vtx_vcpu *vtx);
+void vtx_update_live_msrs(struct vtx_vcpu *vtx, u64 efer);
 u64 vtx_guest_msr_read(struct vtx_vcpu *vtx, int slot);
 void vtx_guest_msr_write(struct vtx_vcpu *vtx, int slot, u64 data);
 

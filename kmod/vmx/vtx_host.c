@@ -5,9 +5,10 @@
  * DS/ES/FS/GS/LDT selectors (the exit loads null selectors and the
  * host-state FS/GS bases).
  *
- * None of it matters to the kernel itself, only to the VMM's user space
- * (and the SYSCALL MSRs to a system call, which cannot happen in here),
- * so it is switched lazily: the guest's values go in at the first entry
+ * Only the MSRs the guest's mode can use are switched at all (see
+ * vtx_live_msrs()).  None of it matters to the kernel itself, only to
+ * the VMM's user space (and the SYSCALL MSRs to a system call, which
+ * cannot happen in here), so it is switched lazily: the guest's values go in at the first entry
  * after the vCPU thread came onto this CPU and stay there across exits
  * handled in the kernel; the host's come back when the thread leaves
  * the CPU or returns to user space (vtx_vcpu_put).  The kernel does not
@@ -41,6 +42,47 @@ static u64 vtx_host_msr(struct vtx_vcpu *vtx, int i)
 	       vtx_host_msrs[i];
 }
 
+/*
+ * The guest MSR slots a guest with @efer can use, so the ones it needs in
+ * the CPU.  SWAPGS exists only in 64-bit mode; SYSCALL and SYSRET (on
+ * Intel) only there and with EFER.SCE, and never from compatibility
+ * mode, so CSTAR is never used.  The others stay in @msrs alone, RDMSR
+ * and WRMSR of them exit (KERNEL_GS_BASE is intercepted then too), and
+ * the host's values stay in the CPU: a guest outside long mode costs no
+ * MSR switch at all.
+ */
+static u32 vtx_live_msrs(u64 efer)
+{
+	u32 live = 0;
+
+	if (efer & EFER_LMA) {
+		live |= BIT(VTX_MSR_KERNEL_GS_BASE);
+		if (efer & EFER_SCE)
+			live |= BIT(VTX_MSR_STAR) | BIT(VTX_MSR_LSTAR) |
+				BIT(VTX_MSR_SFMASK);
+	}
+	return live;
+}
+
+/*
+ * The guest's EFER changes (an exit, or the VMM): a different set of
+ * MSRs may go live.  The host's state comes back first, if the guest's
+ * was in; the next entry loads the new set.
+ */
+void vtx_update_live_msrs(struct vtx_vcpu *vtx, u64 efer)
+{
+	u32 live = vtx_live_msrs(efer);
+
+	if (live == vtx->live_msrs)
+		return;
+	preempt_disable();
+	vtx_put_guest_state(vtx);
+	vtx->live_msrs = live;
+	preempt_enable();
+	vtx_msr_bitmap_set(vtx->msr_bitmap, MSR_KERNEL_GS_BASE,
+			   !(live & BIT(VTX_MSR_KERNEL_GS_BASE)));
+}
+
 /* The host's lazy state saved, the guest's loaded; IRQs off. */
 static void vtx_load_guest_state(struct vtx_vcpu *vtx)
 {
@@ -49,8 +91,9 @@ static void vtx_load_guest_state(struct vtx_vcpu *vtx)
 	int i;
 
 	rdmsrl(MSR_KERNEL_GS_BASE, h->kernel_gs_base);
-	for (i = 0; i < VTX_NR_GUEST_MSRS; i++)
-		if (vtx->msrs[i] != vtx_host_msr(vtx, i))
+	for (i = 0; vtx->live_msrs && i < VTX_NR_GUEST_MSRS; i++)
+		if ((vtx->live_msrs & BIT(i)) &&
+		    vtx->msrs[i] != vtx_host_msr(vtx, i))
 			wrmsrl(vtx_guest_msr_index[i], vtx->msrs[i]);
 	if (vtx_has_rdtscp()) {
 		rdmsrl(MSR_TSC_AUX, h->tsc_aux);
@@ -109,14 +152,22 @@ void vtx_put_guest_state(struct vtx_vcpu *vtx)
 
 	if (!vtx->guest_state_loaded)
 		return;
-	rdmsrl(MSR_KERNEL_GS_BASE, vtx->msrs[VTX_MSR_KERNEL_GS_BASE]);
-	for (i = 0; i < VTX_NR_GUEST_MSRS; i++)
-		if (vtx->msrs[i] != vtx_host_msr(vtx, i))
+	if (vtx->live_msrs & BIT(VTX_MSR_KERNEL_GS_BASE))
+		rdmsrl(MSR_KERNEL_GS_BASE, vtx->msrs[VTX_MSR_KERNEL_GS_BASE]);
+	for (i = 0; vtx->live_msrs && i < VTX_NR_GUEST_MSRS; i++)
+		if ((vtx->live_msrs & BIT(i)) &&
+		    vtx->msrs[i] != vtx_host_msr(vtx, i))
 			wrmsrl(vtx_guest_msr_index[i], vtx_host_msr(vtx, i));
 	if (vtx_has_rdtscp() && vtx->live_tsc_aux != vtx->host.tsc_aux)
 		wrmsrl(MSR_TSC_AUX, vtx->host.tsc_aux);
 	vtx_restore_host_segments(vtx);
 	vtx->guest_state_loaded = false;
+}
+
+/* Is the guest's value of @slot in the CPU now?  Preemption off. */
+static bool vtx_guest_msr_in_cpu(struct vtx_vcpu *vtx, int slot)
+{
+	return vtx->guest_state_loaded && (vtx->live_msrs & BIT(slot));
 }
 
 /*
@@ -126,7 +177,7 @@ void vtx_put_guest_state(struct vtx_vcpu *vtx)
 u64 vtx_guest_msr_read(struct vtx_vcpu *vtx, int slot)
 {
 	preempt_disable();
-	if (vtx->guest_state_loaded && slot == VTX_MSR_KERNEL_GS_BASE)
+	if (vtx_guest_msr_in_cpu(vtx, slot) && slot == VTX_MSR_KERNEL_GS_BASE)
 		rdmsrl(MSR_KERNEL_GS_BASE, vtx->msrs[slot]);
 	preempt_enable();
 	return vtx->msrs[slot];
@@ -136,7 +187,7 @@ void vtx_guest_msr_write(struct vtx_vcpu *vtx, int slot, u64 data)
 {
 	preempt_disable();
 	vtx->msrs[slot] = data;
-	if (vtx->guest_state_loaded)
+	if (vtx_guest_msr_in_cpu(vtx, slot))
 		wrmsrl(vtx_guest_msr_index[slot], data);
 	preempt_enable();
 }

@@ -46,6 +46,7 @@ void vtx_write_efer(struct vtx_vcpu *vtx, u64 efer)
 		vtx->entry_ctls = entry;
 		vtx_vmwrite(VM_ENTRY_CONTROLS, entry);
 	}
+	vtx_update_live_msrs(vtx, efer);
 }
 
 /* PAE paging outside long mode: a VM entry takes the PDPTEs from the VMCS. */

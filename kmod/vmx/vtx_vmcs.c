@@ -165,21 +165,37 @@ void vtx_set_exec_ctl(struct vtx_vcpu *vtx, u32 bit, bool on)
 
 /* ---- vCPU set-up ---- */
 
-/* MSRs the guest reads and writes directly: the VMCS or entry code switch them. */
+/*
+ * MSRs the guest reads and writes directly: the VMCS switches them.
+ * KERNEL_GS_BASE joins them in long mode (vtx_update_live_msrs()).
+ */
 static const u32 vtx_passthrough_msrs[] = {
-	MSR_FS_BASE, MSR_GS_BASE, MSR_KERNEL_GS_BASE,
+	MSR_FS_BASE, MSR_GS_BASE,
 	MSR_IA32_SYSENTER_CS, MSR_IA32_SYSENTER_ESP, MSR_IA32_SYSENTER_EIP,
 };
 
-/* Clear the read and write intercept of @msr in the MSR bitmap. */
-static void vtx_msr_bitmap_allow(void *bitmap, u32 msr)
+/* Set or clear the read and write intercepts of @msr in the MSR bitmap. */
+void vtx_msr_bitmap_set(void *bitmap, u32 msr, bool intercept)
 {
+	unsigned long nr, read, write;
+
 	if (msr <= 0x1fff) {
-		clear_bit(msr, bitmap + VTX_MSRBM_READ_LOW);
-		clear_bit(msr, bitmap + VTX_MSRBM_WRITE_LOW);
+		nr = msr;
+		read = VTX_MSRBM_READ_LOW;
+		write = VTX_MSRBM_WRITE_LOW;
 	} else if (msr - 0xc0000000 <= 0x1fff) {
-		clear_bit(msr - 0xc0000000, bitmap + VTX_MSRBM_READ_HIGH);
-		clear_bit(msr - 0xc0000000, bitmap + VTX_MSRBM_WRITE_HIGH);
+		nr = msr - 0xc0000000;
+		read = VTX_MSRBM_READ_HIGH;
+		write = VTX_MSRBM_WRITE_HIGH;
+	} else {
+		return;
+	}
+	if (intercept) {
+		set_bit(nr, bitmap + read);
+		set_bit(nr, bitmap + write);
+	} else {
+		clear_bit(nr, bitmap + read);
+		clear_bit(nr, bitmap + write);
 	}
 }
 
@@ -336,7 +352,8 @@ int vtx_vcpu_init(struct vmx_vcpu *vcpu)
 	/* Intercept every MSR, then open the few above. */
 	memset(vtx->msr_bitmap, 0xff, PAGE_SIZE);
 	for (i = 0; i < ARRAY_SIZE(vtx_passthrough_msrs); i++)
-		vtx_msr_bitmap_allow(vtx->msr_bitmap, vtx_passthrough_msrs[i]);
+		vtx_msr_bitmap_set(vtx->msr_bitmap, vtx_passthrough_msrs[i],
+				   false);
 
 	*(u32 *)vtx->vmcs = vtx_revision_id;
 	vtx->vmcs_pa = virt_to_phys(vtx->vmcs);
