@@ -104,8 +104,8 @@ bool vmx_vcpu_enter_guest_mode(struct vmx_vcpu *vcpu)
 {
 	vmx_vcpu_fpu_enter(vcpu);
 	local_irq_disable();
-	/* Where kickers find it (before the mode, which they read first). */
 	WRITE_ONCE(vcpu->cpu, smp_processor_id());
+	/* The CPU before the mode: pairs with vmx_mmu_flush_remote()'s rmb. */
 	smp_wmb();
 	atomic_set(&vcpu->mode, VMX_VCPU_IN_GUEST);
 	/*
