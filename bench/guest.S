@@ -15,6 +15,8 @@
 #define MMIO_GPA	0xd0000000
 #define TOUCH_GPA	0x01000000
 #define HC_NR		12		/* KVM_HC_MAP_GPA_RANGE */
+#define EOI_PORT	0x3f2
+#define IRQ_VECTOR	0x40
 
 	.code32
 	.text
@@ -25,7 +27,7 @@ _start:
 	.balign 4
 table:
 	.long	w_empty, w_cpuid, w_vmmcall, w_vmcall, w_pio, w_mmio, w_hlt
-	.long	w_touch
+	.long	w_touch, w_irq
 
 w_empty:
 1:	dec	%ebp
@@ -95,6 +97,42 @@ w_touch:
 	dec	%ebp
 	jnz	1b
 	jmp	done
+
+/*
+ * Interrupt round trip: HLT with interrupts on; the runner injects
+ * IRQ_VECTOR at the HLT exit, and the handler acknowledges it with an
+ * OUT to EOI_PORT (an exit, as an EOI to an interrupt controller in user
+ * space is) before it returns to the loop.  Two exits per interrupt on
+ * both sides: the HLT and the EOI.
+ */
+w_irq:
+	lidt	idtr
+	sti
+1:	hlt
+	dec	%ebp
+	jnz	1b
+	cli
+	jmp	done
+
+irq_handler:
+	push	%eax
+	push	%edx
+	mov	$EOI_PORT, %dx
+	out	%al, %dx
+	pop	%edx
+	pop	%eax
+	iret
+
+	.balign 8
+idt:
+	.fill	IRQ_VECTOR, 8, 0
+	.word	irq_handler		/* offset 15:0: the blob is below 64 KiB */
+	.word	0x08			/* the runner's code segment */
+	.word	0x8e00			/* present, DPL 0, 32-bit interrupt gate */
+	.word	0			/* offset 31:16 */
+idtr:
+	.word	(IRQ_VECTOR + 1) * 8 - 1
+	.long	idt
 
 done:
 	mov	$DONE_PORT, %dx

@@ -17,6 +17,8 @@
 #define LOW_SIZE	0x100000	/* slot 0: GDT, code, stack */
 #define BENCH_PORT	0x3f0
 #define DONE_PORT	0x3f1
+#define EOI_PORT	0x3f2		/* W_IRQ's handler acknowledges here */
+#define IRQ_VECTOR	0x40		/* what the runners inject at W_IRQ's HLTs */
 #define MMIO_GPA	0xd0000000ULL
 #define TOUCH_GPA	0x01000000ULL
 #define HC_NR		12
@@ -24,11 +26,16 @@
 /* Workload numbers: guest.S's table. */
 enum guest_work {
 	W_EMPTY, W_CPUID, W_VMMCALL, W_VMCALL, W_PIO, W_MMIO, W_HLT, W_TOUCH,
+	W_IRQ,
 };
 
-/* What one run to DONE_PORT saw on the way, by kind. */
+/*
+ * What one run to DONE_PORT saw on the way, by kind.  A HLT with the
+ * guest's interrupts on gets IRQ_VECTOR injected (W_IRQ); @irq counts the
+ * handler's acknowledgements at EOI_PORT.
+ */
 struct hv_exits {
-	uint64_t pio, mmio, hypercall, hlt;
+	uint64_t pio, mmio, hypercall, hlt, irq;
 };
 
 struct hv_vm;

@@ -154,14 +154,27 @@ static int kvm_vcpu_start(struct hv_vcpu *vcpu, enum guest_work work,
 	return ioctl(vcpu->fd, KVM_SET_REGS, &regs) ? -errno : 0;
 }
 
-/* One exit: 0 to run on, 1 at DONE_PORT, -EIO for anything unexpected. */
-static int kvm_dispatch(struct kvm_run *run, struct hv_exits *exits)
+/* No in-kernel irqchip: KVM_INTERRUPT queues a vector for the next run. */
+static int kvm_inject_irq(struct hv_vcpu *vcpu)
 {
+	struct kvm_interrupt irq = { .irq = IRQ_VECTOR };
+
+	return ioctl(vcpu->fd, KVM_INTERRUPT, &irq) ? -errno : 0;
+}
+
+/* One exit: 0 to run on, 1 at DONE_PORT, -EIO for anything unexpected. */
+static int kvm_dispatch(struct hv_vcpu *vcpu, struct hv_exits *exits)
+{
+	struct kvm_run *run = vcpu->run;
+
 	switch (run->exit_reason) {
 	case KVM_EXIT_IO:
 		if (run->io.port == DONE_PORT)
 			return 1;
-		exits->pio++;
+		if (run->io.port == EOI_PORT)
+			exits->irq++;
+		else
+			exits->pio++;
 		return 0;
 	case KVM_EXIT_MMIO:
 		exits->mmio++;
@@ -172,7 +185,7 @@ static int kvm_dispatch(struct kvm_run *run, struct hv_exits *exits)
 		return 0;
 	case KVM_EXIT_HLT:
 		exits->hlt++;
-		return 0;
+		return run->if_flag ? kvm_inject_irq(vcpu) : 0;
 	}
 	return -EIO;
 }
@@ -184,7 +197,7 @@ static int kvm_vcpu_run(struct hv_vcpu *vcpu, struct hv_exits *exits)
 	do {
 		if (ioctl(vcpu->fd, KVM_RUN, 0))
 			return -errno;
-		ret = kvm_dispatch(vcpu->run, exits);
+		ret = kvm_dispatch(vcpu, exits);
 	} while (!ret);
 	return ret == 1 ? 0 : ret;
 }

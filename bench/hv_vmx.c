@@ -112,7 +112,10 @@ static int vmx_on_pio(void *opaque, struct libvmx_vcpu *v, uint16_t port,
 
 	if (port == DONE_PORT)
 		return 1;
-	vcpu->exits->pio++;
+	if (port == EOI_PORT)
+		vcpu->exits->irq++;
+	else
+		vcpu->exits->pio++;
 	return 0;
 }
 
@@ -142,6 +145,8 @@ static int vmx_on_exit(void *opaque, struct libvmx_vcpu *v, struct vmx_run *run)
 	if (run->exit_reason != VMX_EXIT_HLT)
 		return -EIO;
 	vcpu->exits->hlt++;
+	if (run->if_flag)
+		return libvmx_vcpu_inject(v, VMX_EVENT_EXTINT, IRQ_VECTOR, 0, 0);
 	return 0;
 }
 

@@ -193,7 +193,7 @@ static int bench_exit(const char *name, enum guest_work work,
 			hv->name, name, (unsigned long long)seen, iters);
 		goto out;
 	}
-	report(name, v, "ns/exit");
+	report(name, v, work == W_IRQ ? "ns/irq" : "ns/exit");
 	ret = 0;
 out:
 	box_destroy(&b);
@@ -213,6 +213,7 @@ static int bench_exits(void)
 	ret |= bench_exit("mmio_write_user", W_MMIO,
 			  offsetof(struct hv_exits, mmio));
 	ret |= bench_exit("hlt_user", W_HLT, offsetof(struct hv_exits, hlt));
+	ret |= bench_exit("irq_inject_user", W_IRQ, offsetof(struct hv_exits, irq));
 	return ret;
 }
 

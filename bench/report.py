@@ -19,7 +19,7 @@ import sys
 
 WORKLOADS = [
     "cpuid", "hypercall", "pio_out_user", "mmio_write_user", "hlt_user",
-    "first_touch", "first_touch_populated", "fault_1_slot", "fault_64_slots",
+    "irq_inject_user", "first_touch", "first_touch_populated", "fault_1_slot", "fault_64_slots",
     "fault_4096_slots", "dirty_write_fault", "dirty_harvest_64MiB",
     "vm_lifecycle_wall", "vm_lifecycle_cpu", "mem_per_vm_1vcpu",
     "mem_per_extra_vcpu",

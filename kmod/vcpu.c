@@ -227,30 +227,47 @@ void vmx_vcpu_sync_clear_dirty(struct vmx_vcpu *vcpu, u32 bits)
 }
 
 /*
- * Load what the VMM changed in the run area's register copies.  Each is
- * copied out of the shared page first, so that it is checked and used
- * as one value even if another thread writes the page meanwhile.
+ * The run area's register copies, each copied out of the shared page
+ * first, so that it is checked and used as one value even if another
+ * thread writes the page meanwhile.  Out of line: kernels built with
+ * INIT_STACK_ALL_ZERO (Debian's) clear every local at function entry,
+ * and these two copies are 450 bytes that every VMX_RUN would clear.
  */
+static noinline int vmx_vcpu_sync_in_sregs(struct vmx_vcpu *vcpu)
+{
+	struct vmx_sregs sregs;
+
+	memcpy(&sregs, &vcpu->run->sregs, sizeof(sregs));
+	return vmx_vcpu_set_sregs(vcpu, &sregs);
+}
+
+static noinline int vmx_vcpu_sync_in_regs(struct vmx_vcpu *vcpu)
+{
+	struct vmx_regs regs;
+
+	memcpy(&regs, &vcpu->run->regs, sizeof(regs));
+	return vmx_vcpu_set_regs(vcpu, &regs);
+}
+
+/* Load what the VMM changed in the run area's register copies. */
 static int vmx_vcpu_sync_in(struct vmx_vcpu *vcpu)
 {
 	struct vmx_run *run = vcpu->run;
 	u32 dirty = READ_ONCE(run->sync_dirty);
-	struct vmx_sregs sregs;
-	struct vmx_regs regs;
 	int ret;
 
 	if (READ_ONCE(run->sync_want) & ~VMX_SYNC_VALID_WANT ||
 	    dirty & ~VMX_SYNC_VALID_DIRTY)
 		return -EINVAL;
+	if (!dirty)
+		return 0;
 	if (dirty & VMX_SYNC_SREGS) {
-		memcpy(&sregs, &run->sregs, sizeof(sregs));
-		ret = vmx_vcpu_set_sregs(vcpu, &sregs);
+		ret = vmx_vcpu_sync_in_sregs(vcpu);
 		if (ret)
 			return ret;
 	}
 	if (dirty & VMX_SYNC_REGS) {
-		memcpy(&regs, &run->regs, sizeof(regs));
-		ret = vmx_vcpu_set_regs(vcpu, &regs);
+		ret = vmx_vcpu_sync_in_regs(vcpu);
 		if (ret)
 			return ret;
 	}

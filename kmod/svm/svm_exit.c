@@ -333,10 +333,18 @@ static const svm_exit_handler svm_exit_handlers[] = {
 	[SVM_EXIT_RDPMC]			= svm_inject_gp,
 };
 
+static int svm_exit_unknown(struct svm_vcpu *svm, u32 code)
+{
+	u64 data[3] = { code, svm->vmcb->control.exit_info_1,
+			svm->vmcb->control.exit_info_2 };
+
+	vmx_vcpu_exit_internal(&svm->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 3, data);
+	return 0;
+}
+
 int svm_handle_exit(struct svm_vcpu *svm)
 {
 	u32 code = svm->vmcb->control.exit_code;
-	u64 data[3];
 
 	svm_stat_exit(&svm->vcpu, code);
 	if (code == SVM_EXIT_NPF)
@@ -345,10 +353,5 @@ int svm_handle_exit(struct svm_vcpu *svm)
 		return svm_exit_invalid(svm);
 	if (code < ARRAY_SIZE(svm_exit_handlers) && svm_exit_handlers[code])
 		return svm_exit_handlers[code](svm);
-
-	data[0] = code;
-	data[1] = svm->vmcb->control.exit_info_1;
-	data[2] = svm->vmcb->control.exit_info_2;
-	vmx_vcpu_exit_internal(&svm->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 3, data);
-	return 0;
+	return svm_exit_unknown(svm, code);
 }

@@ -359,9 +359,10 @@ static __always_inline u64 vtx_vmread(unsigned long field)
 
 /* Write a field of the current VMCS; a log line on failure. */
 /*
- * VMREAD where it cannot fail: the VMCS is current (vtx_vmcs_enter() or
- * the run loop) and @field is a constant every VMCS has.  No check, for
- * the copies of many fields at once (vtx_get_sregs()).
+ * VMREAD and VMWRITE where they cannot fail: the VMCS is current
+ * (vtx_vmcs_enter() or the run loop), @field is a constant every VMCS
+ * has, and a write's value fits it.  No check, for the fields copied at
+ * every exit (registers, qualification) or many at once (sregs).
  */
 static __always_inline u64 vtx_vmread_current(unsigned long field)
 {
@@ -370,6 +371,13 @@ static __always_inline u64 vtx_vmread_current(unsigned long field)
 	asm volatile("vmread %[field], %[value]"
 		     : [value] "+r" (value) : [field] "r" (field) : "cc");
 	return value;
+}
+
+static __always_inline void vtx_vmwrite_current(unsigned long field, u64 value)
+{
+	asm volatile("vmwrite %[value], %[field]"
+		     : : [field] "r" (field), [value] "rm" ((unsigned long)value)
+		     : "cc");
 }
 
 static __always_inline void vtx_vmwrite(unsigned long field, u64 value)

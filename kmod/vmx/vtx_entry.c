@@ -91,15 +91,15 @@ static void vtx_load_regs(struct vtx_vcpu *vtx)
 	/* An STI shadow needs IF set (an entry check); MOV SS has none. */
 	if (!(vcpu->rflags & X86_EFLAGS_IF))
 		vtx->intr_state &= ~VTX_INTR_STI;
-	vtx_vmwrite(GUEST_RSP, vcpu->gprs[VMX_RSP]);
-	vtx_vmwrite(GUEST_RIP, vcpu->rip);
+	vtx_vmwrite_current(GUEST_RSP, vcpu->gprs[VMX_RSP]);
+	vtx_vmwrite_current(GUEST_RIP, vcpu->rip);
 	/* A VMWRITE only when the VMM or the guest changed the offset. */
 	if (unlikely(vtx->tsc_offset != vcpu->tsc_offset)) {
 		vtx_vmwrite(TSC_OFFSET, vcpu->tsc_offset);
 		vtx->tsc_offset = vcpu->tsc_offset;
 	}
-	vtx_vmwrite(GUEST_RFLAGS, vcpu->rflags);
-	vtx_vmwrite(GUEST_INTERRUPTIBILITY_INFO, vtx->intr_state);
+	vtx_vmwrite_current(GUEST_RFLAGS, vcpu->rflags);
+	vtx_vmwrite_current(GUEST_INTERRUPTIBILITY_INFO, vtx->intr_state);
 }
 
 static void vtx_save_regs(struct vtx_vcpu *vtx)
@@ -107,10 +107,10 @@ static void vtx_save_regs(struct vtx_vcpu *vtx)
 	struct vmx_vcpu *vcpu = &vtx->vcpu;
 	struct vmx_run *run = vcpu->run;
 
-	vcpu->gprs[VMX_RSP] = vtx_vmread(GUEST_RSP);
-	vcpu->rip = vtx_vmread(GUEST_RIP);
-	vcpu->rflags = vtx_vmread(GUEST_RFLAGS);
-	vtx->intr_state = vtx_vmread(GUEST_INTERRUPTIBILITY_INFO);
+	vcpu->gprs[VMX_RSP] = vtx_vmread_current(GUEST_RSP);
+	vcpu->rip = vtx_vmread_current(GUEST_RIP);
+	vcpu->rflags = vtx_vmread_current(GUEST_RFLAGS);
+	vtx->intr_state = vtx_vmread_current(GUEST_INTERRUPTIBILITY_INFO);
 
 	run->rip = vcpu->rip;
 	run->if_flag = !!(vcpu->rflags & X86_EFLAGS_IF);

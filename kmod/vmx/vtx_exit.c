@@ -294,14 +294,14 @@ static int vtx_exit_dr(struct vtx_vcpu *vtx, u32 reason)
 
 static int vtx_exit_io(struct vtx_vcpu *vtx, u32 reason)
 {
-	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
+	u64 qual = vtx_vmread_current(EXIT_QUALIFICATION);
 	struct vmx_io_info io = {
 		.port = qual >> VTX_IO_PORT_SHIFT,
 		.in = qual & VTX_IO_IN,
 		.size = (qual & VTX_IO_SIZE_MASK) + 1,
 		.string = qual & VTX_IO_STRING,
 		.rep = qual & VTX_IO_REP,
-		.insn_len = vtx_vmread(VM_EXIT_INSTRUCTION_LEN),
+		.insn_len = vtx_vmread_current(VM_EXIT_INSTRUCTION_LEN),
 	};
 	u32 info;
 
@@ -429,19 +429,27 @@ static const vtx_exit_handler vtx_exit_handlers[] = {
 	[EXIT_REASON_VMFUNC]			= vtx_exit_vmx_insn,
 };
 
+static int vtx_exit_unknown(struct vtx_vcpu *vtx, u32 reason)
+{
+	u64 data[2] = { reason, vtx_vmread(EXIT_QUALIFICATION) };
+
+	vmx_vcpu_exit_internal(&vtx->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 2, data);
+	return 0;
+}
+
 int vtx_handle_exit(struct vtx_vcpu *vtx, u32 reason)
 {
 	u32 basic = reason & VTX_EXIT_REASON_MASK;
-	u64 data[2];
 
 	vtx_stat_exit(&vtx->vcpu, reason);
 	if (reason & VTX_EXIT_FAILED_ENTRY)
 		return vtx_exit_failed_entry(vtx, reason);
+	/* The two exits to user space that matter most, without the table. */
+	if (basic == EXIT_REASON_IO_INSTRUCTION)
+		return vtx_exit_io(vtx, basic);
+	if (basic == EXIT_REASON_EPT_VIOLATION)
+		return vtx_exit_ept_violation(vtx, basic);
 	if (basic < ARRAY_SIZE(vtx_exit_handlers) && vtx_exit_handlers[basic])
 		return vtx_exit_handlers[basic](vtx, basic);
-
-	data[0] = reason;
-	data[1] = vtx_vmread(EXIT_QUALIFICATION);
-	vmx_vcpu_exit_internal(&vtx->vcpu, VMX_INTERNAL_UNKNOWN_EXIT, 2, data);
-	return 0;
+	return vtx_exit_unknown(vtx, reason);
 }

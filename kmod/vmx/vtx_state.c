@@ -16,7 +16,7 @@
 
 void vtx_skip_insn(struct vtx_vcpu *vtx)
 {
-	vtx->vcpu.rip += vtx_vmread(VM_EXIT_INSTRUCTION_LEN);
+	vtx->vcpu.rip += vtx_vmread_current(VM_EXIT_INSTRUCTION_LEN);
 	/* Completing an instruction ends an STI/MOV SS shadow. */
 	vtx->intr_state &= ~VTX_INTR_SHADOW;
 }
