@@ -144,7 +144,8 @@ bool vmx_vcpu_fastpath_reenter(struct vmx_vcpu *vcpu, unsigned int done)
 	    vcpu->events.injected != VMX_INJECTED_NONE ||
 	    signal_pending(current) || need_resched())
 		return false;
-	vcpu->events.exit_in_delivery = false;
+	/* Nothing went in: the queue only notes that no delivery was cut. */
+	vmx_event_exit(vcpu, NULL);
 	return true;
 }
 

@@ -230,12 +230,13 @@ static bool vtx_exit_fastpath(struct vtx_vcpu *vtx, u32 reason,
 	vcpu->stat.exits++;
 	vtx_stat_exit(vcpu, reason);
 	vmx_cpuid_emulate(vcpu, vtx_guest_cr4());
-	vtx_vmwrite(GUEST_RIP, vtx_vmread(GUEST_RIP) +
-		    vtx_vmread(VM_EXIT_INSTRUCTION_LEN));
+	vtx_vmwrite_current(GUEST_RIP, vtx_vmread_current(GUEST_RIP) +
+			    vtx_vmread_current(VM_EXIT_INSTRUCTION_LEN));
 	/* Completing an instruction ends an STI/MOV SS shadow. */
-	intr = vtx_vmread(GUEST_INTERRUPTIBILITY_INFO);
+	intr = vtx_vmread_current(GUEST_INTERRUPTIBILITY_INFO);
 	if (intr & VTX_INTR_SHADOW)
-		vtx_vmwrite(GUEST_INTERRUPTIBILITY_INFO, intr & ~VTX_INTR_SHADOW);
+		vtx_vmwrite_current(GUEST_INTERRUPTIBILITY_INFO,
+				    intr & ~VTX_INTR_SHADOW);
 	return true;
 }
 
