@@ -34,13 +34,17 @@ check() {	# check NAME CONDITION-RESULT DETAIL
 	fi
 }
 
-# Guest seconds from power-on to here (the kernel's own clock).
-echo "@@l2 up $(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
-
 # l2.mode=panic: crash the kernel; with panic=-1 it reboots at once.
+# Before anything of ours is written to the console: the tty sends it
+# from the UART's interrupt, perhaps on the other CPU, and the panic's
+# console write does not wait for the port lock (oops_in_progress), so
+# the two would interleave on the wire and garble "Kernel panic".
 if [ "$mode" = panic ]; then
 	echo c >/proc/sysrq-trigger
 fi
+
+# Guest seconds from power-on to here (the kernel's own clock).
+echo "@@l2 up $(cut -d' ' -f1 /proc/uptime) kernel=$(uname -r)"
 
 # Modules of the virtio stack (=m in Debian's cloud kernels), in order.
 for m in $(cat /lib/modules/order 2>/dev/null); do
