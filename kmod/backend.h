@@ -131,6 +131,9 @@ struct vmx_npt_format {
  * @irq_window_open:	can the guest take an external interrupt now
  * @nmi_allowed:	can the guest take an NMI now (not blocked by one
  *			in progress or by an interrupt shadow)
+ * @note_single_step:	set DR6.BS where the backend keeps the guest's
+ *			DR6: the core queues the #DB of a single-step trap
+ *			after an instruction it completed (rare: TF set)
  *
  * Events: the core keeps the queue (event.c).  At each entry the backend
  * asks vmx_event_pick() for at most one event, injects it, and opens the
@@ -167,6 +170,7 @@ struct vmx_backend_ops {
 	int (*set_events)(struct vmx_vcpu *vcpu, const struct vmx_events *events);
 	bool (*irq_window_open)(struct vmx_vcpu *vcpu);
 	bool (*nmi_allowed)(struct vmx_vcpu *vcpu);
+	void (*note_single_step)(struct vmx_vcpu *vcpu);
 
 	const struct vmx_cpuid_policy *cpuid_policy;
 };

@@ -16,6 +16,7 @@
 #include <linux/rcupdate.h>
 #include <linux/spinlock.h>
 #include <asm/debugreg.h>
+#include <asm/processor-flags.h>
 #include <uapi/linux/vmx.h>
 #include <uapi/linux/vmx_stats.h>
 
@@ -318,6 +319,20 @@ bool vmx_event_pick(struct vmx_vcpu *vcpu, struct vmx_event_plan *plan);
 int vmx_event_exit(struct vmx_vcpu *vcpu, const struct vmx_event *interrupted);
 void vmx_event_not_taken(struct vmx_vcpu *vcpu);
 bool vmx_event_wakes_hlt(struct vmx_vcpu *vcpu);
+void vmx_event_single_step(struct vmx_vcpu *vcpu);
+
+/*
+ * After the hypervisor completed an instruction for the guest and moved
+ * RIP past it: the single-step trap the CPU would have raised after it
+ * had the guest's RFLAGS.TF been set (hardware does not, the instruction
+ * never completed in the guest).
+ */
+static inline void vmx_vcpu_insn_stepped(struct vmx_vcpu *vcpu)
+{
+	if (unlikely(vcpu->rflags & X86_EFLAGS_TF))
+		vmx_event_single_step(vcpu);
+}
+
 bool vmx_event_triple_fault(struct vmx_vcpu *vcpu);
 bool vmx_event_mmio_in_delivery(struct vmx_vcpu *vcpu, u64 gpa);
 int vmx_vcpu_set_event_queue(struct vmx_vcpu *vcpu, const struct vmx_events *ev);

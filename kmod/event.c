@@ -332,6 +332,20 @@ bool vmx_event_wakes_hlt(struct vmx_vcpu *vcpu)
 }
 
 /*
+ * The single-step trap after an instruction the hypervisor completed
+ * (vmx_vcpu_insn_stepped()): DR6.BS and a #DB.  An exception the VMM
+ * queued meanwhile goes in instead, as the fault of the same
+ * instruction would have.
+ */
+void vmx_event_single_step(struct vmx_vcpu *vcpu)
+{
+	if (vcpu->events.exception_pending || vcpu->events.triple_fault)
+		return;
+	vmx_ops->note_single_step(vcpu);
+	vmx_vcpu_queue_exception(vcpu, X86_TRAP_DB, false, 0);
+}
+
+/*
  * VMX_SET_EVENTS: the VMM states the whole queue.  A pending event of
  * any type is accepted in @pending (the form older VMMs use); NMI and
  * interrupt may also come in their own fields.

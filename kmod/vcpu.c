@@ -434,6 +434,7 @@ int vmx_vcpu_complete_pending(struct vmx_vcpu *vcpu)
 		break;
 	}
 	vcpu->rip += vcpu->pending_insn_len;
+	vmx_vcpu_insn_stepped(vcpu);
 	return 0;
 
 inject_gp:

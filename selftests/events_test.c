@@ -575,6 +575,156 @@ TEST(irq_window_right_after_cpuid_in_sti_shadow)
 	test_vm_destroy(t);
 }
 
+/*
+ * Single-stepping over instructions the hypervisor completes: the CPU
+ * never finishes them in the guest, so the trap after each one (a #DB
+ * with DR6.BS, RIP past it) is the hypervisor's to raise, whether it
+ * answered in the kernel (RDMSR of the APIC base, CPUID) or the VMM did
+ * (OUT).  Without it the guest's debugger steps over two instructions.
+ */
+#define STEP_PORT	0x80
+#define STEP_MAX	8
+
+static volatile uint64_t step_rip[STEP_MAX], step_dr6[STEP_MAX];
+static volatile int nsteps;
+
+static uint64_t step_handler(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	if (nsteps < STEP_MAX) {
+		step_rip[nsteps] = rip;
+		step_dr6[nsteps] = get_dr6();
+	}
+	nsteps++;
+	set_dr6(0);
+	return rip;
+}
+
+extern char step_after_rdmsr[], step_after_cpuid[],
+	    step_after_out[], step_after_pushf[], step_after_and[],
+	    step_after_popf_off[];
+
+static void guest_single_step(void)
+{
+	uint32_t a, c = 0x1b, d;
+	int i;
+
+	guest_handlers[1] = step_handler;
+	set_dr6(0);
+	/*
+	 * TF on: a trap after every instruction from the one after the
+	 * POPF that sets it to the POPF that clears it.
+	 */
+	__asm__ volatile("pushf\n\t"
+			 "orq $0x100, (%%rsp)\n\t"
+			 "popf\n\t"
+			 "rdmsr\n"
+			 "step_after_rdmsr:\n\t"
+			 "cpuid\n"
+			 "step_after_cpuid:\n\t"
+			 "outb %%al, %[port]\n"
+			 "step_after_out:\n\t"
+			 "pushf\n"
+			 "step_after_pushf:\n\t"
+			 "andq $~0x100, (%%rsp)\n"
+			 "step_after_and:\n\t"
+			 "popf\n"
+			 "step_after_popf_off:"
+			 : "=a"(a), "+c"(c), "=d"(d)
+			 : [port] "i"(STEP_PORT)
+			 : "rbx", "memory", "cc");
+	GUEST_SYNC2(1, nsteps);
+	for (i = 0; i < nsteps && i < STEP_MAX; i++)
+		GUEST_SYNC3(2, step_rip[i], step_dr6[i]);
+	GUEST_DONE();
+}
+
+TEST(single_step_traps_after_emulated_insns)
+{
+	const uint64_t want[] = {
+		(uintptr_t)step_after_rdmsr,
+		(uintptr_t)step_after_cpuid, (uintptr_t)step_after_out,
+		(uintptr_t)step_after_pushf, (uintptr_t)step_after_and,
+		(uintptr_t)step_after_popf_off,
+	};
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct ucall uc;
+	unsigned int i;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_single_step));
+	vcpu = t->vcpus[0];
+	ASSERT_EXIT(vcpu, VMX_EXIT_IO);
+	EXPECT_EQ(STEP_PORT, libvmx_vcpu_run_area(vcpu)->io.port);
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	ASSERT_EQ(1, uc.args[0]);
+	EXPECT_EQ(ARRAY_SIZE(want), uc.args[1]);
+	for (i = 0; i < ARRAY_SIZE(want) && i < uc.args[1]; i++) {
+		struct ucall step;
+
+		ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &step);
+		ASSERT_EQ(2, step.args[0]);
+		EXPECT_EQ(want[i], step.args[1])
+			TH_LOG("trap %u at %#llx, want %#llx", i,
+			       (unsigned long long)step.args[1],
+			       (unsigned long long)want[i]);
+		EXPECT_EQ(DR6_FIXED | DR6_BS, step.args[2])
+			TH_LOG("trap %u: DR6 %#llx", i,
+			       (unsigned long long)step.args[2]);
+	}
+	test_vm_destroy(t);
+}
+
+/*
+ * STI, then an OUT the VMM completes: handing the instruction to the
+ * VMM ends the shadow, so the interrupt window opens right after it,
+ * not one instruction later.
+ */
+static void guest_sti_out(void)
+{
+	uint64_t after;
+
+	guest_handlers[0x52] = irq_rip_handler;
+	irq_rip = 0;
+	guest_cli();
+	GUEST_SYNC(1);
+	asm volatile("lea 1f(%%rip), %[after]\n\t"
+		     "sti\n\t"
+		     "outb %%al, %[port]\n"
+		     "1:\tnop\n\tnop\n\tnop"
+		     : [after] "=&r" (after) : [port] "i"(STEP_PORT));
+	while (!irq_rip)
+		guest_pause();
+	GUEST_SYNC3(2, irq_rip, after);
+	GUEST_DONE();
+}
+
+TEST(irq_window_right_after_out_in_sti_shadow)
+{
+	struct test_vm *t;
+	struct libvmx_vcpu *vcpu;
+	struct vmx_run *run;
+	struct ucall uc;
+
+	ASSERT_EQ(0, test_vm_create(&t, 1, guest_sti_out));
+	vcpu = t->vcpus[0];
+	run = libvmx_vcpu_run_area(vcpu);
+	ASSERT_SYNC(vcpu, 1);
+	ASSERT_EXIT(vcpu, VMX_EXIT_IO);
+	EXPECT_EQ(STEP_PORT, run->io.port);
+	run->request_irq_window = 1;
+	ASSERT_EXIT(vcpu, VMX_EXIT_IRQ_WINDOW);
+	run->request_irq_window = 0;
+	ASSERT_EQ(0, inject(vcpu, VMX_EVENT_EXTINT, 0x52, 0, 0));
+	ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &uc);
+	EXPECT_EQ(2, uc.args[0]);
+	EXPECT_EQ(uc.args[2], uc.args[1])
+		TH_LOG("interrupt at %#llx, OUT ends at %#llx",
+		       (unsigned long long)uc.args[1],
+		       (unsigned long long)uc.args[2]);
+	ASSERT_UCALL(vcpu, UCALL_DONE);
+	test_vm_destroy(t);
+}
+
 /* The order in which the guest saw its handlers run. */
 static volatile uint64_t order[8];
 static volatile int norder;

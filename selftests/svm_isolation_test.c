@@ -29,9 +29,7 @@
 #define X86_CR0_NE		(1ULL << 5)
 #define X86_CR0_AM		(1ULL << 18)
 
-#define DR6_RESERVED		0xffff0ff0ULL
 #define DR6_TRAP_MASK		0xe00fULL	/* BT BS BD B3..B0 */
-#define DR6_BS			(1ULL << 14)
 #define DR7_FIXED		0x400ULL
 #define DR7_L0			(1ULL << 0)
 #define DR7_RW0_WRITE		(1ULL << 16)
@@ -372,14 +370,14 @@ static uint64_t db_record_handler(uint64_t vector, uint64_t error, uint64_t rip)
 {
 	uint64_t dr6;
 
-	__asm__ volatile("mov %%dr6, %0" : "=r"(dr6));
+	dr6 = get_dr6();
 	if (db_count < DB_MAX) {
 		db_dr6[db_count] = dr6;
 		db_rip[db_count] = rip;
 	}
 	db_count++;
 	/* DR6 bits are sticky: software clears them. */
-	__asm__ volatile("mov %0, %%dr6" : : "r"(DR6_RESERVED));
+	set_dr6(DR6_FIXED);
 	return rip;
 }
 
@@ -388,7 +386,7 @@ static void guest_debug_exceptions(void)
 	uint64_t i;
 
 	guest_handlers[1] = db_record_handler;
-	__asm__ volatile("mov %0, %%dr6" : : "r"(DR6_RESERVED));
+	set_dr6(DR6_FIXED);
 
 	/* Single-step: nop, pushf, andq and the popf that clears TF. */
 	__asm__ volatile("pushfq\n\t"
@@ -444,7 +442,7 @@ static void guest_int1(void)
 {
 	guest_handlers[1] = db_record_handler;
 	guest_handlers[6] = int1_ud_handler;
-	__asm__ volatile("mov %0, %%dr6" : : "r"(DR6_RESERVED));
+	set_dr6(DR6_FIXED);
 	/* INT1 (ICEBP): #DB as a trap, no DR6 status bit. */
 	__asm__ volatile(".byte 0xf1\n\t"
 			 ".globl db_icebp_after\n"

@@ -27,10 +27,8 @@
 #include "guest.h"
 
 #define MSR_TSC_AUX		0xc0000103
-#define DR6_FIXED		0xffff0ff0ULL
 #define DR6_B0			(1ULL << 0)
 #define DR6_BMASK		0xfULL
-#define DR6_BS			(1ULL << 14)
 #define X86_EFLAGS_TF		(1ULL << 8)
 
 /* ---- 32-bit protected-mode guests ---- */
@@ -261,19 +259,6 @@ TEST(ac_reaches_guest_handler)
 }
 
 /* ---- #DB ---- */
-
-static inline uint64_t get_dr6(void)
-{
-	uint64_t v;
-
-	__asm__ volatile("mov %%dr6, %0" : "=r"(v));
-	return v;
-}
-
-static inline void set_dr6(uint64_t v)
-{
-	__asm__ volatile("mov %0, %%dr6" : : "r"(v));
-}
 
 static inline void set_dr7(uint64_t v)
 {

@@ -188,8 +188,14 @@ void svm_skip_insn(struct svm_vcpu *svm, unsigned int len)
 		vcpu->rip = svm->vmcb->control.next_rip;
 	else
 		vcpu->rip += len;
-	/* Completing an instruction ends an STI/MOV SS shadow. */
-	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+	svm_end_shadow(svm);
+	vmx_vcpu_insn_stepped(vcpu);
+}
+
+/* A single-step trap on the way (vmx_event_single_step()). */
+static void svm_note_single_step(struct vmx_vcpu *vcpu)
+{
+	to_svm(vcpu)->vmcb->save.dr6 |= DR_STEP;
 }
 
 void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
@@ -1155,5 +1161,6 @@ const struct vmx_backend_ops svm_backend_ops = {
 	.set_events		= svm_set_events,
 	.irq_window_open	= svm_irq_window_open,
 	.nmi_allowed		= svm_nmi_allowed,
+	.note_single_step	= svm_note_single_step,
 	.cpuid_policy		= &svm_cpuid_policy,
 };

@@ -191,6 +191,17 @@ void svm_dr_go_live(struct svm_vcpu *svm);
 extern bool svm_has_nrips;
 extern bool svm_has_decode_assists;
 void svm_skip_insn(struct svm_vcpu *svm, unsigned int len);
+
+/*
+ * Completing an instruction ends an STI/MOV SS shadow; so does handing
+ * it to the VMM, which completes it (the next VMX_RUN moves RIP on, or
+ * the VMM sets the registers itself).
+ */
+static inline void svm_end_shadow(struct svm_vcpu *svm)
+{
+	svm->vmcb->control.int_state &= ~SVM_INTERRUPT_SHADOW_MASK;
+}
+
 void svm_queue_exception(struct svm_vcpu *svm, u8 vector, bool has_error,
 			 u32 error_code);
 void svm_set_nmi_masked(struct svm_vcpu *svm, bool masked);

@@ -105,6 +105,7 @@ static int svm_exit_io(struct svm_vcpu *svm)
 		io.addr_size = asz == 4 ? 64 : asz == 2 ? 32 : 16;
 		io.seg = (info & SVM_IO_SEG_MASK) >> SVM_IO_SEG_SHIFT;
 	}
+	svm_end_shadow(svm);
 	vmx_vcpu_exit_io(&svm->vcpu, &io);
 	return 0;
 }
@@ -118,6 +119,8 @@ static int svm_exit_msr(struct svm_vcpu *svm)
 		return svm_inject_gp(svm);
 	if (ret > 0)
 		svm_skip_insn(svm, SVM_LEN_RDMSR);
+	else
+		svm_end_shadow(svm);
 	return ret;
 }
 
@@ -183,6 +186,7 @@ static int svm_exit_shutdown(struct svm_vcpu *svm)
 
 static int svm_exit_vmmcall(struct svm_vcpu *svm)
 {
+	svm_end_shadow(svm);
 	vmx_vcpu_exit_hypercall(&svm->vcpu, SVM_LEN_VMMCALL);
 	return 0;
 }

@@ -473,7 +473,20 @@ void vtx_vcpu_free(struct vmx_vcpu *vcpu);
 
 /* vtx_state.c: guest segments in VMX's order, registers, MSRs */
 enum { VTX_ES, VTX_CS, VTX_SS, VTX_DS, VTX_FS, VTX_GS, VTX_LDTR, VTX_TR };
+void vtx_step_over(struct vtx_vcpu *vtx);
 void vtx_skip_insn(struct vtx_vcpu *vtx);
+void vtx_note_single_step(struct vmx_vcpu *vcpu);
+
+/*
+ * Completing an instruction ends an STI/MOV SS shadow; so does handing
+ * it to the VMM, which completes it (the next VMX_RUN moves RIP on, or
+ * the VMM sets the registers itself).
+ */
+static inline void vtx_end_shadow(struct vtx_vcpu *vtx)
+{
+	vtx->intr_state &= ~VTX_INTR_SHADOW;
+}
+
 void vtx_queue_exception(struct vtx_vcpu *vtx, u8 vector, bool has_error,
 			 u32 error_code);
 u64 vtx_hw_cr0(u64 cr0);

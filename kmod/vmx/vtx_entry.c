@@ -215,8 +215,9 @@ static u32 vtx_enter_once(struct vtx_vcpu *vtx, int *failed)
  * IRQs still off and the guest's FPU and lazy state still in, and the
  * guest entered again at once.  RIP, RSP, RFLAGS and the interruptibility
  * state stay in the VMCS (vtx_save_regs() reads them once the loop ends);
- * the GPRs the handler uses are in vcpu->gprs.  Everything else, and any
- * exit after an event went in, takes the slow path.
+ * the GPRs the handler uses are in vcpu->gprs.  Everything else, any
+ * exit after an event went in, and a CPUID the guest single-steps (TF:
+ * vtx_skip_insn() raises the trap) take the slow path.
  */
 static bool vtx_exit_fastpath(struct vtx_vcpu *vtx, u32 reason,
 			      unsigned int done)
@@ -225,6 +226,7 @@ static bool vtx_exit_fastpath(struct vtx_vcpu *vtx, u32 reason,
 	u32 intr;
 
 	if (reason != EXIT_REASON_CPUID ||
+	    (vtx_vmread_current(GUEST_RFLAGS) & X86_EFLAGS_TF) ||
 	    !vmx_vcpu_fastpath_reenter(vcpu, done))
 		return false;
 	vcpu->stat.exits++;

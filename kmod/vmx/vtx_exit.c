@@ -79,8 +79,11 @@ static int vtx_exit_db(struct vtx_vcpu *vtx, u32 type)
 	u64 qual = vtx_vmread(EXIT_QUALIFICATION);
 
 	if (type == VTX_EVENT_TYPE_PRIV_SW_EXC) {
-		/* INT1 exits before it completes; its #DB is a trap. */
-		vtx_skip_insn(vtx);
+		/*
+		 * INT1 exits before it completes; its #DB is a trap, and
+		 * delivering it clears TF: no single-step trap of its own.
+		 */
+		vtx_step_over(vtx);
 	} else if ((vtx->vcpu.rflags & X86_EFLAGS_TF) &&
 		   (vtx->intr_state & VTX_INTR_SHADOW)) {
 		/*
@@ -203,6 +206,7 @@ static int vtx_exit_rdpmc(struct vtx_vcpu *vtx, u32 reason)
 
 static int vtx_exit_vmcall(struct vtx_vcpu *vtx, u32 reason)
 {
+	vtx_end_shadow(vtx);
 	vmx_vcpu_exit_hypercall(&vtx->vcpu, vtx_vmread(VM_EXIT_INSTRUCTION_LEN));
 	return 0;
 }
@@ -317,6 +321,7 @@ static int vtx_exit_io(struct vtx_vcpu *vtx, u32 reason)
 		if (!io.in)
 			io.seg = (info >> VTX_INSN_SEG_SHIFT) & VTX_INSN_SEG_MASK;
 	}
+	vtx_end_shadow(vtx);
 	vmx_vcpu_exit_io(&vtx->vcpu, &io);
 	return 0;
 }
@@ -331,6 +336,8 @@ static int vtx_exit_msr(struct vtx_vcpu *vtx, u32 reason)
 		return vtx_inject_gp(vtx);
 	if (ret > 0)
 		vtx_skip_insn(vtx);
+	else
+		vtx_end_shadow(vtx);
 	return ret;
 }
 

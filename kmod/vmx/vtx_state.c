@@ -14,11 +14,24 @@
 
 /* ---- guest state ---- */
 
-void vtx_skip_insn(struct vtx_vcpu *vtx)
+/* Past the exiting instruction, with no single-step trap (INT1). */
+void vtx_step_over(struct vtx_vcpu *vtx)
 {
 	vtx->vcpu.rip += vtx_vmread_current(VM_EXIT_INSTRUCTION_LEN);
-	/* Completing an instruction ends an STI/MOV SS shadow. */
-	vtx->intr_state &= ~VTX_INTR_SHADOW;
+	vtx_end_shadow(vtx);
+}
+
+/* The kernel completed the exiting instruction for the guest. */
+void vtx_skip_insn(struct vtx_vcpu *vtx)
+{
+	vtx_step_over(vtx);
+	vmx_vcpu_insn_stepped(&vtx->vcpu);
+}
+
+/* A single-step trap on the way (vmx_event_single_step()). */
+void vtx_note_single_step(struct vmx_vcpu *vcpu)
+{
+	to_vtx(vcpu)->dr[4] |= VTX_DBG_QUAL_BS;
 }
 
 void vtx_queue_exception(struct vtx_vcpu *vtx, u8 vector, bool has_error,

@@ -134,6 +134,23 @@ static inline void guest_hlt(void)
 	__asm__ volatile("hlt");
 }
 
+/* DR6 with no condition reported (reserved bits 1, RTM active low). */
+#define DR6_FIXED		0xffff0ff0ULL
+#define DR6_BS			(1ULL << 14)	/* single step */
+
+static inline uint64_t get_dr6(void)
+{
+	uint64_t v;
+
+	__asm__ volatile("mov %%dr6, %0" : "=r"(v));
+	return v;
+}
+
+static inline void set_dr6(uint64_t v)
+{
+	__asm__ volatile("mov %0, %%dr6" : : "r"(v));
+}
+
 /* VMMCALL on AMD, VMCALL on Intel: the framework patches nothing, the
  * guest asks which one via guest_is_amd (set by the host). */
 extern int guest_is_amd;
