@@ -16,6 +16,7 @@ struct vmx_vm;
 struct vmx_vcpu;
 struct vmx_sregs;
 struct vmx_events;
+struct vmx_debugregs;
 
 /* Output registers of a CPUID leaf, as indices of the rule arrays below. */
 enum vmx_cpuid_reg {
@@ -131,6 +132,9 @@ struct vmx_npt_format {
  * @irq_window_open:	can the guest take an external interrupt now
  * @nmi_allowed:	can the guest take an NMI now (not blocked by one
  *			in progress or by an interrupt shadow)
+ * @get_debugregs/@set_debugregs: DR0-3, DR6, DR7 (SET: values the core
+ *			checked and normalized); after a SET the guest's
+ *			debug registers are live, whatever it did before
  * @note_single_step:	set DR6.BS where the backend keeps the guest's
  *			DR6: the core queues the #DB of a single-step trap
  *			after an instruction it completed (rare: TF set)
@@ -170,6 +174,9 @@ struct vmx_backend_ops {
 	int (*set_events)(struct vmx_vcpu *vcpu, const struct vmx_events *events);
 	bool (*irq_window_open)(struct vmx_vcpu *vcpu);
 	bool (*nmi_allowed)(struct vmx_vcpu *vcpu);
+	void (*get_debugregs)(struct vmx_vcpu *vcpu, struct vmx_debugregs *dbg);
+	void (*set_debugregs)(struct vmx_vcpu *vcpu,
+			      const struct vmx_debugregs *dbg);
 	void (*note_single_step)(struct vmx_vcpu *vcpu);
 
 	const struct vmx_cpuid_policy *cpuid_policy;

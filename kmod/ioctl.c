@@ -19,7 +19,8 @@ static long vmx_dev_get_caps(void __user *argp)
 		.backend	= vmx_ops->backend_id,
 		.max_vcpus	= VMX_MAX_VCPUS,
 		.max_memslots	= VMX_MAX_MEMSLOTS,
-		.features	= vmx_ops->features | VMX_FEAT_SYNC_REGS,
+		.features	= vmx_ops->features | VMX_FEAT_SYNC_REGS |
+				  VMX_FEAT_DEBUGREGS,
 		.nr_cpus_enabled = vmx_nr_cpus_enabled(),
 	};
 
@@ -249,6 +250,38 @@ static long vmx_vcpu_tsc_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
 	return 0;
 }
 
+/*
+ * DR6 and DR7 as the CPU holds them: status and control bits as given,
+ * the reserved ones at their fixed values (DR6 bits 4-10 and 17-31 one,
+ * 12 zero; DR7 bit 10 one, 11-12 and 14-15 zero).
+ */
+#define VMX_DR6_VOLATILE	0x0001e80fULL	/* B0-3 BLD BD BS BT RTM */
+#define VMX_DR6_FIXED1		0xfffe07f0ULL
+#define VMX_DR7_VOLATILE	0xffff23ffULL
+#define VMX_DR7_FIXED1		0x00000400ULL
+
+static long vmx_vcpu_debugregs_ioctl(struct vmx_vcpu *vcpu, unsigned int cmd,
+				     void __user *argp)
+{
+	struct vmx_debugregs dbg = { };
+
+	if (cmd == VMX_GET_DEBUGREGS) {
+		vmx_ops->get_debugregs(vcpu, &dbg);
+		return copy_to_user(argp, &dbg, sizeof(dbg)) ? -EFAULT : 0;
+	}
+	if (copy_from_user(&dbg, argp, sizeof(dbg)))
+		return -EFAULT;
+	if (dbg.flags || dbg.pad || !vmx_all_zero(dbg.reserved, sizeof(dbg.reserved)))
+		return -EINVAL;
+	/* A VM entry (and MOV DR in the host) refuses the upper halves. */
+	if (dbg.dr6 >> 32 || dbg.dr7 >> 32)
+		return -EINVAL;
+	dbg.dr6 = (dbg.dr6 & VMX_DR6_VOLATILE) | VMX_DR6_FIXED1;
+	dbg.dr7 = (dbg.dr7 & VMX_DR7_VOLATILE) | VMX_DR7_FIXED1;
+	vmx_ops->set_debugregs(vcpu, &dbg);
+	return 0;
+}
+
 static long vmx_vcpu_dispatch(struct vmx_vcpu *vcpu, unsigned int cmd,
 			      void __user *argp)
 {
@@ -276,6 +309,9 @@ static long vmx_vcpu_dispatch(struct vmx_vcpu *vcpu, unsigned int cmd,
 	case VMX_GET_TSC_OFFSET:
 	case VMX_SET_TSC_OFFSET:
 		return vmx_vcpu_tsc_ioctl(vcpu, cmd, argp);
+	case VMX_GET_DEBUGREGS:
+	case VMX_SET_DEBUGREGS:
+		return vmx_vcpu_debugregs_ioctl(vcpu, cmd, argp);
 	}
 	return -ENOTTY;
 }
@@ -288,6 +324,7 @@ static bool vmx_vcpu_cmd_known(unsigned int cmd)
 	case VMX_SET_FPU: case VMX_GET_MSRS: case VMX_SET_MSRS:
 	case VMX_INJECT_EVENT: case VMX_GET_EVENTS: case VMX_SET_EVENTS:
 	case VMX_GET_TSC_OFFSET: case VMX_SET_TSC_OFFSET:
+	case VMX_GET_DEBUGREGS: case VMX_SET_DEBUGREGS:
 		return true;
 	}
 	return false;

@@ -64,6 +64,7 @@ typedef int (*lv_write_phys_fn)(void *ctx, uint64_t gpa, const void *buf,
 				 LV_RFLAGS_ZF | LV_RFLAGS_SF | LV_RFLAGS_OF)
 
 /* Exception vectors the walker and the assist can report. */
+#define LV_VEC_DB		1
 #define LV_VEC_UD		6
 #define LV_VEC_SS		12
 #define LV_VEC_GP		13

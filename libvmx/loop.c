@@ -106,6 +106,29 @@ static int lv_loop_put_regs(struct libvmx_vcpu *vcpu, const struct vmx_regs *reg
 	return 0;
 }
 
+#define LV_RFLAGS_TF	(1ULL << 8)
+#define LV_DR6_BS	(1ULL << 14)
+
+/*
+ * The assist completed an instruction of a guest that single-steps
+ * (RFLAGS.TF): the trap the CPU would have raised after it, DR6.BS and a
+ * #DB, as the kernel does for the instructions it completes.  A module
+ * without VMX_GET_DEBUGREGS still gets the #DB.
+ */
+static int lv_loop_single_step(struct libvmx_vcpu *vcpu)
+{
+	struct vmx_debugregs dbg;
+	int ret = libvmx_vcpu_get_debugregs(vcpu, &dbg);
+
+	if (!ret) {
+		dbg.dr6 |= LV_DR6_BS;
+		ret = libvmx_vcpu_set_debugregs(vcpu, &dbg);
+	}
+	if (ret && ret != -ENOTTY)
+		return ret;
+	return libvmx_vcpu_inject(vcpu, VMX_EVENT_EXCEPTION, LV_VEC_DB, 0, 0);
+}
+
 /* Finish an MMIO or string I/O instruction in user space. */
 static int lv_loop_assist(struct lv_loop_ctx *c, struct vmx_run *run)
 {
@@ -116,6 +139,7 @@ static int lv_loop_assist(struct lv_loop_ctx *c, struct vmx_run *run)
 	struct vmx_sregs sregs;
 	struct vmx_regs regs;
 	struct lv_fault fault;
+	uint64_t rip;
 	int ret;
 
 	ret = libvmx_vcpu_get_regs(c->vcpu, &regs);
@@ -123,6 +147,7 @@ static int lv_loop_assist(struct lv_loop_ctx *c, struct vmx_run *run)
 		ret = libvmx_vcpu_get_sregs(c->vcpu, &sregs);
 	if (ret)
 		return ret;
+	rip = regs.rip;
 
 	c->stop = 0;
 	ret = lv_assist(&regs, &sregs, run, &aops, &fault);
@@ -134,7 +159,11 @@ static int lv_loop_assist(struct lv_loop_ctx *c, struct vmx_run *run)
 		return c->stop;
 	switch (ret) {
 	case 0:
-		return lv_loop_put_regs(c->vcpu, &regs);
+		ret = lv_loop_put_regs(c->vcpu, &regs);
+		/* RIP stays for a REP chunk: the instruction is not done. */
+		if (!ret && regs.rip != rip && (regs.rflags & LV_RFLAGS_TF))
+			ret = lv_loop_single_step(c->vcpu);
+		return ret;
 	case -EACCES:
 		ret = lv_loop_put_regs(c->vcpu, &regs);
 		return ret ? ret : lv_inject_fault(c->vcpu, &fault);

@@ -145,6 +145,8 @@ LV_VCPU_IOCTL(set_regs, VMX_SET_REGS, const struct vmx_regs *)
 LV_VCPU_IOCTL(set_sregs, VMX_SET_SREGS, const struct vmx_sregs *)
 LV_VCPU_IOCTL(get_fpu, VMX_GET_FPU, struct vmx_fpu *)
 LV_VCPU_IOCTL(set_fpu, VMX_SET_FPU, const struct vmx_fpu *)
+LV_VCPU_IOCTL(get_debugregs, VMX_GET_DEBUGREGS, struct vmx_debugregs *)
+LV_VCPU_IOCTL(set_debugregs, VMX_SET_DEBUGREGS, const struct vmx_debugregs *)
 
 struct lv_one_msr {
 	struct vmx_msrs hdr;

@@ -422,4 +422,61 @@ TEST(unsupported_instruction_gets_ud)
 	test_vm_destroy(t);
 }
 
+/*
+ * A guest that single-steps over an MMIO load: the loop's assist
+ * completes it, so the loop raises the trap after it (DR6.BS, RIP past
+ * the load), then the CPU traps after each instruction up to the POPF
+ * that clears TF.
+ */
+static volatile uint64_t step_rip[4], step_dr6[4];
+static volatile int nsteps;
+
+static uint64_t guest_on_db(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	if (nsteps < 4) {
+		step_rip[nsteps] = rip;
+		step_dr6[nsteps] = get_dr6();
+	}
+	nsteps++;
+	set_dr6(0);
+	return rip;
+}
+
+extern char mmio_step_load_end[];
+
+static void guest_single_step_mmio(void)
+{
+	uint32_t val;
+
+	guest_handlers[1] = guest_on_db;
+	set_dr6(0);
+	__asm__ volatile("pushf\n\t"
+			 "orq $0x100, (%%rsp)\n\t"
+			 "popf\n\t"
+			 "movl (%%rdx), %%eax\n"
+			 "mmio_step_load_end:\n\t"
+			 "pushf\n\t"
+			 "andq $~0x100, (%%rsp)\n\t"
+			 "popf"
+			 : "=a"(val) : "d"(DEV_GPA) : "memory", "cc");
+	GUEST_ASSERT_EQ(val, 0x42424242);
+	GUEST_ASSERT_EQ(nsteps, 4);
+	GUEST_ASSERT_EQ(step_rip[0], (uintptr_t)mmio_step_load_end);
+	GUEST_ASSERT_EQ(step_dr6[0], DR6_FIXED | DR6_BS);
+	GUEST_ASSERT_EQ(step_dr6[3], DR6_FIXED | DR6_BS);
+	GUEST_DONE();
+}
+
+TEST(single_step_over_assisted_mmio)
+{
+	struct bench b;
+	struct test_vm *t = bench_vm(_metadata, &b, guest_single_step_mmio);
+
+	ASSERT_NE(NULL, t);
+	memset(b.regs, 0x42, 4);
+	ASSERT_GUEST_DONE(t, &b);
+	EXPECT_EQ(1, b.reads);
+	test_vm_destroy(t);
+}
+
 TEST_HARNESS_MAIN

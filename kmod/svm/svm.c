@@ -192,6 +192,29 @@ void svm_skip_insn(struct svm_vcpu *svm, unsigned int len)
 	vmx_vcpu_insn_stepped(vcpu);
 }
 
+/* DR0-3 are ours to switch; DR6 and DR7 are in the save area. */
+static void svm_get_debugregs(struct vmx_vcpu *vcpu, struct vmx_debugregs *dbg)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	memcpy(dbg->db, svm->dr, sizeof(dbg->db));
+	dbg->dr6 = svm->vmcb->save.dr6;
+	dbg->dr7 = svm->vmcb->save.dr7;
+}
+
+static void svm_set_debugregs(struct vmx_vcpu *vcpu,
+			      const struct vmx_debugregs *dbg)
+{
+	struct svm_vcpu *svm = to_svm(vcpu);
+
+	memcpy(svm->dr, dbg->db, sizeof(svm->dr));
+	svm->vmcb->save.dr6 = dbg->dr6;
+	svm->vmcb->save.dr7 = dbg->dr7;
+	svm->vmm_state = true;
+	/* Breakpoints the VMM armed must match on the guest's DR0-3. */
+	svm_dr_go_live(svm);
+}
+
 /* A single-step trap on the way (vmx_event_single_step()). */
 static void svm_note_single_step(struct vmx_vcpu *vcpu)
 {
@@ -1034,7 +1057,9 @@ static void svm_save_regs(struct svm_vcpu *svm)
  */
 static void svm_entry_failed(struct svm_vcpu *svm)
 {
-	memcpy(&svm->vmcb->save, svm->good_save, sizeof(svm->vmcb->save));
+	/* Only a copy taken for this entry is the VMM's latest state. */
+	if (svm->vmm_state)
+		memcpy(&svm->vmcb->save, svm->good_save, sizeof(svm->vmcb->save));
 	svm->vmcb->control.event_inj = 0;
 	svm->vcpu.run->rip = svm->vcpu.rip;
 }
@@ -1161,6 +1186,8 @@ const struct vmx_backend_ops svm_backend_ops = {
 	.set_events		= svm_set_events,
 	.irq_window_open	= svm_irq_window_open,
 	.nmi_allowed		= svm_nmi_allowed,
+	.get_debugregs		= svm_get_debugregs,
+	.set_debugregs		= svm_set_debugregs,
 	.note_single_step	= svm_note_single_step,
 	.cpuid_policy		= &svm_cpuid_policy,
 };

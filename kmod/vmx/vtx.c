@@ -382,6 +382,8 @@ const struct vmx_backend_ops vtx_backend_ops = {
 	.set_events		= vtx_set_events,
 	.irq_window_open	= vtx_irq_window_open,
 	.nmi_allowed		= vtx_nmi_allowed,
+	.get_debugregs		= vtx_get_debugregs,
+	.set_debugregs		= vtx_set_debugregs,
 	.note_single_step	= vtx_note_single_step,
 	.cpuid_policy		= &vtx_cpuid_policy,
 };

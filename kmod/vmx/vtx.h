@@ -476,6 +476,9 @@ enum { VTX_ES, VTX_CS, VTX_SS, VTX_DS, VTX_FS, VTX_GS, VTX_LDTR, VTX_TR };
 void vtx_step_over(struct vtx_vcpu *vtx);
 void vtx_skip_insn(struct vtx_vcpu *vtx);
 void vtx_note_single_step(struct vmx_vcpu *vcpu);
+void vtx_dr_go_live(struct vtx_vcpu *vtx);
+void vtx_get_debugregs(struct vmx_vcpu *vcpu, struct vmx_debugregs *dbg);
+void vtx_set_debugregs(struct vmx_vcpu *vcpu, const struct vmx_debugregs *dbg);
 
 /*
  * Completing an instruction ends an STI/MOV SS shadow; so does handing

@@ -291,8 +291,7 @@ unknown:
  */
 static int vtx_exit_dr(struct vtx_vcpu *vtx, u32 reason)
 {
-	vtx->dr_live = true;
-	vtx_set_exec_ctl(vtx, CPU_BASED_MOV_DR_EXITING, false);
+	vtx_dr_go_live(vtx);
 	return 1;
 }
 

@@ -28,6 +28,41 @@ void vtx_skip_insn(struct vtx_vcpu *vtx)
 	vmx_vcpu_insn_stepped(&vtx->vcpu);
 }
 
+/*
+ * The guest's debug registers go live: loaded and saved around every
+ * entry, MOV DR no longer exits.  VMCS current.
+ */
+void vtx_dr_go_live(struct vtx_vcpu *vtx)
+{
+	vtx->dr_live = true;
+	vtx_set_exec_ctl(vtx, CPU_BASED_MOV_DR_EXITING, false);
+}
+
+/* DR0-3 and DR6 are ours to switch; DR7 is in the VMCS. */
+void vtx_get_debugregs(struct vmx_vcpu *vcpu, struct vmx_debugregs *dbg)
+{
+	struct vtx_vcpu *vtx = to_vtx(vcpu);
+
+	memcpy(dbg->db, vtx->dr, sizeof(dbg->db));
+	dbg->dr6 = vtx->dr[4];
+	vtx_vmcs_enter(vtx);
+	dbg->dr7 = vtx_vmread(GUEST_DR7);
+	vtx_vmcs_leave();
+}
+
+void vtx_set_debugregs(struct vmx_vcpu *vcpu, const struct vmx_debugregs *dbg)
+{
+	struct vtx_vcpu *vtx = to_vtx(vcpu);
+
+	memcpy(vtx->dr, dbg->db, sizeof(dbg->db));
+	vtx->dr[4] = dbg->dr6;
+	vtx_vmcs_enter(vtx);
+	vtx_vmwrite(GUEST_DR7, dbg->dr7);
+	/* Breakpoints the VMM armed must match on the guest's DR0-3. */
+	vtx_dr_go_live(vtx);
+	vtx_vmcs_leave();
+}
+
 /* A single-step trap on the way (vmx_event_single_step()). */
 void vtx_note_single_step(struct vmx_vcpu *vcpu)
 {

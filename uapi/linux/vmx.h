@@ -35,6 +35,7 @@
 #define VMX_FEAT_NESTED_PAGING	_BITULL(0)	/* NPT or EPT in use */
 #define VMX_FEAT_VCPUS		_BITULL(1)	/* vCPUs can be created and run */
 #define VMX_FEAT_SYNC_REGS	_BITULL(2)	/* registers in the run area */
+#define VMX_FEAT_DEBUGREGS	_BITULL(3)	/* VMX_GET/SET_DEBUGREGS */
 
 /**
  * struct vmx_caps - what this module and CPU offer (VMX_GET_CAPS)
@@ -389,6 +390,31 @@ struct vmx_tsc_offset {
 	__u64 reserved[2];
 };
 
+/**
+ * struct vmx_debugregs - the guest's debug registers (VMX_GET/SET_DEBUGREGS)
+ * @db:		DR0-DR3, breakpoint linear addresses (any 64-bit value:
+ *		the CPU does not check them either)
+ * @dr6:	debug status; bits 63:32 must be 0.  SET keeps the status
+ *		bits (B0-B3, BLD, BD, BS, BT, RTM) and sets the fixed ones
+ * @dr7:	debug control; bits 63:32 must be 0.  SET clears bits 11,
+ *		12, 14 and 15 and sets bit 10, as the CPU reads them
+ * @flags:	must be 0
+ * @pad:	must be 0
+ * @reserved:	must be 0
+ *
+ * For saving and restoring a vCPU, and for a VMM that finishes a guest
+ * instruction itself while the guest single-steps (RFLAGS.TF): DR6.BS,
+ * then a #DB through VMX_INJECT_EVENT.
+ */
+struct vmx_debugregs {
+	__u64 db[4];
+	__u64 dr6;
+	__u64 dr7;
+	__u32 flags;
+	__u32 pad;
+	__u64 reserved[4];
+};
+
 /* ------------------------------------------------------------------ */
 /* The run area: mmap(vcpu_fd, VMX_RUN_AREA_SIZE, offset 0)           */
 /* ------------------------------------------------------------------ */
@@ -636,6 +662,8 @@ struct vmx_run {
  * VMX_GET_EVENTS / VMX_SET_EVENTS: event state, for save/restore.
  * VMX_GET_TSC_OFFSET / VMX_SET_TSC_OFFSET: see struct vmx_tsc_offset.
  *	EINVAL	flags, pad or reserved not zero
+ * VMX_GET_DEBUGREGS / VMX_SET_DEBUGREGS: see struct vmx_debugregs.
+ *	EINVAL	flags, pad or reserved not zero; DR6 or DR7 above 32 bits
  */
 #define VMX_RUN			_IO(VMX_IOC_MAGIC, 0x20)
 #define VMX_GET_REGS		_IOR(VMX_IOC_MAGIC, 0x21, struct vmx_regs)
@@ -651,5 +679,7 @@ struct vmx_run {
 #define VMX_SET_EVENTS		_IOW(VMX_IOC_MAGIC, 0x2b, struct vmx_events)
 #define VMX_GET_TSC_OFFSET	_IOR(VMX_IOC_MAGIC, 0x2c, struct vmx_tsc_offset)
 #define VMX_SET_TSC_OFFSET	_IOW(VMX_IOC_MAGIC, 0x2d, struct vmx_tsc_offset)
+#define VMX_GET_DEBUGREGS	_IOR(VMX_IOC_MAGIC, 0x2e, struct vmx_debugregs)
+#define VMX_SET_DEBUGREGS	_IOW(VMX_IOC_MAGIC, 0x2f, struct vmx_debugregs)
 
 #endif /* _UAPI_LINUX_VMX_H */

@@ -181,6 +181,10 @@ int libvmx_vcpu_set_sregs(struct libvmx_vcpu *vcpu,
 			  const struct vmx_sregs *sregs);
 int libvmx_vcpu_get_fpu(struct libvmx_vcpu *vcpu, struct vmx_fpu *fpu);
 int libvmx_vcpu_set_fpu(struct libvmx_vcpu *vcpu, const struct vmx_fpu *fpu);
+int libvmx_vcpu_get_debugregs(struct libvmx_vcpu *vcpu,
+			      struct vmx_debugregs *dbg);
+int libvmx_vcpu_set_debugregs(struct libvmx_vcpu *vcpu,
+			      const struct vmx_debugregs *dbg);
 
 /*
  * libvmx_vcpu_get_msr() / libvmx_vcpu_set_msr() - one MSR.
