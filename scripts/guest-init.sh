@@ -219,7 +219,7 @@ demo)
 	run demo /examples/vmxrun --kernel /guest/vmlinuz \
 		--initrd /guest/initrd.img --cpus 2 --memory 192M \
 		--disk /tmp/demo-disk.img --net none --cmdline \
-		"console=ttyS0 panic=-1 loglevel=4 pci=off tsc=reliable l2.mode=demo l2.cpus=2 l2.mem_mb=192" </dev/null
+		"console=ttyS0 panic=-1 loglevel=4 pci=off tsc=reliable l2.mode=demo l2.cpus=2 l2.mem_mb=192 l2.now=$(date +%s)" </dev/null
 	rmmod vmx
 	;;
 esac

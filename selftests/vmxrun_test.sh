@@ -89,7 +89,7 @@ l2_results() {	# l2_results LABEL
 linux_boot() {	# linux_boot BOOT-NUMBER NET [L2-ARGS]
 	vmxrun --kernel "$G/vmlinuz" --initrd "$G/initrd.img" --cpus 2 \
 		--memory 256M --disk "$DISK" --net "$2" \
-		--cmdline "console=ttyS0 quiet panic=-1 tsc=reliable l2.cpus=2 l2.mem_mb=256 l2.boot=$1 $3"
+		--cmdline "console=ttyS0 quiet panic=-1 tsc=reliable l2.cpus=2 l2.mem_mb=256 l2.boot=$1 l2.now=$(date +%s) $3"
 }
 
 # The host's end of the tap once vmxrun has created it (in the background).

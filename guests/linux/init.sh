@@ -7,7 +7,8 @@
 # Kernel command line: l2.mode=test|demo|measure|panic, l2.cpus=N (expected CPUs),
 # l2.mem_mb=N (the --memory given), l2.boot=1|2 (first or second boot of
 # the same disk image), l2.peer=IP (the host's end of a tap: ping it;
-# without it the guest pings its own address).
+# without it the guest pings its own address), l2.now=SECONDS (the L1's
+# clock when vmxrun started: check the wall clock the RTC gave).
 /bin/busybox mkdir -p /proc /sys /dev /tmp
 /bin/busybox --install -s /bin
 export PATH=/bin
@@ -15,7 +16,7 @@ mount -t proc proc /proc
 mount -t sysfs sysfs /sys
 mount -t devtmpfs devtmpfs /dev
 
-mode=test cpus=1 mem_mb=0 boot=1 peer=
+mode=test cpus=1 mem_mb=0 boot=1 peer= now=
 for arg in $(cat /proc/cmdline); do
 	case "$arg" in
 	l2.mode=*) mode=${arg#l2.mode=} ;;
@@ -23,6 +24,7 @@ for arg in $(cat /proc/cmdline); do
 	l2.mem_mb=*) mem_mb=${arg#l2.mem_mb=} ;;
 	l2.boot=*) boot=${arg#l2.boot=} ;;
 	l2.peer=*) peer=${arg#l2.peer=} ;;
+	l2.now=*) now=${arg#l2.now=} ;;
 	esac
 done
 
@@ -59,6 +61,14 @@ kb=$(sed -n 's/^MemTotal: *\([0-9]*\) kB/\1/p' /proc/meminfo)
 [ "$mem_mb" -gt 0 ] && [ $((kb / 1024)) -ge $((mem_mb * 8 / 10)) ] &&
 	[ $((kb / 1024)) -le "$mem_mb" ]
 check memory $? "memtotal_kb=$kb expected_mb=$mem_mb"
+
+# The wall clock the kernel read from the CMOS RTC at boot, run on since:
+# not before vmxrun started, and not more than a slow boot after.
+if [ -n "$now" ]; then
+	t=$(date +%s)
+	[ $((t - now)) -ge -2 ] && [ $((t - now)) -le 900 ]
+	check wall_clock $? "l2=$t l1_at_start=$now"
+fi
 
 cs=$(cat /sys/devices/system/clocksource/clocksource0/current_clocksource)
 [ "$cs" = tsc ]; check clocksource $? "clocksource=$cs"

@@ -176,6 +176,9 @@ int devices_create(struct machine *m)
 					  &m->cpus[i].lapic);
 	if (!ret)
 		ret = add_fwcfg(m);
+	/* The wall clock Linux reads at boot: the host's, in UTC. */
+	if (!ret)
+		ret = libvmx_rtc_create(NULL, NULL, &m->rtc);
 	for (i = 0; i < m->opt.nr_disks && !ret; i++)
 		ret = add_disk(m, m->opt.disks[i], m->opt.disk_readonly[i]);
 	if (!ret && m->opt.net)
@@ -210,6 +213,7 @@ void devices_destroy(struct machine *m)
 			libvmx_lapic_destroy(m->cpus[i].lapic);
 	if (m->fwcfg)
 		libvmx_fwcfg_destroy(m->fwcfg);
+	libvmx_rtc_destroy(m->rtc);
 	if (m->uart)
 		libvmx_uart_destroy(m->uart);
 	if (m->ioapic)
@@ -281,6 +285,9 @@ static void pio_locked(struct machine *m, uint16_t port, void *data,
 		i8042_port(m, port, data, is_out);
 	else if (port == PORT_EXIT && is_out)
 		exit_port(m, data, size);
+	else if ((port == LIBVMX_RTC_PORT_INDEX ||
+		  port == LIBVMX_RTC_PORT_DATA) && size == 1)
+		libvmx_rtc_io(m->rtc, port - LIBVMX_RTC_PORT_INDEX, data, is_out);
 	else if (port >= PORT_FWCFG && port <= PORT_FWCFG + 1)
 		libvmx_fwcfg_io(m->fwcfg, port - PORT_FWCFG, data, size, is_out);
 	else

@@ -7,7 +7,8 @@
  *
  * See vmxrun.1.  The platform is a "microvm with ACPI": RAM from 0, local
  * APICs and one I/O APIC, a 16550 on COM1, virtio-mmio devices announced
- * in the DSDT, ACPI power off and reset; no PIC, PIT, RTC, HPET or PCI.
+ * in the DSDT, ACPI power off and reset, the CMOS clock (wall time only);
+ * no PIC, PIT, HPET or PCI.
  */
 #include <errno.h>
 #include <getopt.h>

@@ -23,6 +23,7 @@
 #include <vmx/ioapic.h>
 #include <vmx/uart.h>
 #include <vmx/fwcfg.h>
+#include <vmx/rtc.h>
 #include <vmx/virtio.h>
 #include <vmx/boot.h>
 
@@ -129,6 +130,7 @@ struct machine {
 	struct libvmx_ioapic *ioapic;
 	struct libvmx_uart *uart;
 	struct libvmx_fwcfg *fwcfg;
+	struct libvmx_rtc *rtc;
 	struct virtio_slot virtio[VMXRUN_MAX_VIRTIO];
 	unsigned int nr_virtio;
 	int net_tap_fd;			/* the tap, or -1 */
