@@ -240,22 +240,6 @@ TEST(guest_debugregs_seen_by_vmm)
  * the guest's debugger steps over two instructions at once.
  */
 #define STEP_PORT	0x80
-#define STEP_MAX	8
-
-static volatile uint64_t step_rip[STEP_MAX], step_dr6[STEP_MAX];
-static volatile int nsteps;
-
-static uint64_t step_handler(uint64_t vector, uint64_t error, uint64_t rip)
-{
-	if (nsteps < STEP_MAX) {
-		step_rip[nsteps] = rip;
-		step_dr6[nsteps] = get_dr6();
-	}
-	nsteps++;
-	set_dr6(0);
-	return rip;
-}
-
 extern char step_after_rdmsr[], step_after_cpuid[], step_after_out[],
 	    step_after_pushf[], step_after_and[], step_after_popf[];
 
@@ -264,15 +248,13 @@ static void guest_single_step(void)
 	uint32_t a, c = 0x1b, d;
 	int i;
 
-	guest_handlers[1] = step_handler;
+	guest_handlers[1] = guest_db_record;
 	set_dr6(0);
 	/*
 	 * TF on: a trap after every instruction from the one after the
 	 * POPF that sets it to the POPF that clears it.
 	 */
-	__asm__ volatile("pushf\n\t"
-			 "orq $0x100, (%%rsp)\n\t"
-			 "popf\n\t"
+	__asm__ volatile(GUEST_ASM_TF_ON
 			 "rdmsr\n"
 			 "step_after_rdmsr:\n\t"
 			 "cpuid\n"
@@ -288,9 +270,9 @@ static void guest_single_step(void)
 			 : "=a"(a), "+c"(c), "=d"(d)
 			 : [port] "i"(STEP_PORT)
 			 : "rbx", "memory", "cc");
-	GUEST_SYNC2(1, nsteps);
-	for (i = 0; i < nsteps && i < STEP_MAX; i++)
-		GUEST_SYNC3(2, step_rip[i], step_dr6[i]);
+	GUEST_SYNC2(1, guest_db_count);
+	for (i = 0; i < guest_db_count && i < GUEST_DB_MAX; i++)
+		GUEST_SYNC3(2, guest_db_rip[i], guest_db_dr6[i]);
 	GUEST_DONE();
 }
 
@@ -339,11 +321,9 @@ static void guest_step_hypercall(void)
 {
 	uint64_t ret;
 
-	guest_handlers[1] = step_handler;
+	guest_handlers[1] = guest_db_record;
 	set_dr6(0);
-	__asm__ volatile("pushf\n\t"
-			 "orq $0x100, (%%rsp)\n\t"
-			 "popf\n\t"
+	__asm__ volatile(GUEST_ASM_TF_ON
 			 "cmpl $0, guest_is_amd(%%rip)\n\t"
 			 "jne 1f\n\t"
 			 "vmcall\n"
@@ -355,9 +335,9 @@ static void guest_step_hypercall(void)
 			 "andq $~0x100, (%%rsp)\n\t"
 			 "popf"
 			 : "=a"(ret) : "a"(0x77ULL) : "memory", "cc");
-	GUEST_SYNC3(1, ret, nsteps);
-	for (int i = 0; i < nsteps && i < STEP_MAX; i++)
-		GUEST_SYNC3(2, step_rip[i], step_dr6[i]);
+	GUEST_SYNC3(1, ret, guest_db_count);
+	for (int i = 0; i < guest_db_count && i < GUEST_DB_MAX; i++)
+		GUEST_SYNC3(2, guest_db_rip[i], guest_db_dr6[i]);
 	GUEST_DONE();
 }
 
@@ -382,7 +362,7 @@ TEST(single_step_over_hypercall)
 	ASSERT_EQ(1, uc.args[0]);
 	EXPECT_EQ(0x1234, uc.args[1]);
 	/* cmpl, jne, the call (then jmp on Intel), pushf, and, popf. */
-	for (i = 0; i < STEP_MAX && i < (int)uc.args[2]; i++) {
+	for (i = 0; i < GUEST_DB_MAX && i < (int)uc.args[2]; i++) {
 		struct ucall step;
 
 		ASSERT_UCALL_INTO(vcpu, UCALL_SYNC, &step);

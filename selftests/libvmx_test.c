@@ -428,31 +428,15 @@ TEST(unsupported_instruction_gets_ud)
  * the load), then the CPU traps after each instruction up to the POPF
  * that clears TF.
  */
-static volatile uint64_t step_rip[4], step_dr6[4];
-static volatile int nsteps;
-
-static uint64_t guest_on_db(uint64_t vector, uint64_t error, uint64_t rip)
-{
-	if (nsteps < 4) {
-		step_rip[nsteps] = rip;
-		step_dr6[nsteps] = get_dr6();
-	}
-	nsteps++;
-	set_dr6(0);
-	return rip;
-}
-
 extern char mmio_step_load_end[];
 
 static void guest_single_step_mmio(void)
 {
 	uint32_t val;
 
-	guest_handlers[1] = guest_on_db;
+	guest_handlers[1] = guest_db_record;
 	set_dr6(0);
-	__asm__ volatile("pushf\n\t"
-			 "orq $0x100, (%%rsp)\n\t"
-			 "popf\n\t"
+	__asm__ volatile(GUEST_ASM_TF_ON
 			 "movl (%%rdx), %%eax\n"
 			 "mmio_step_load_end:\n\t"
 			 "pushf\n\t"
@@ -460,10 +444,10 @@ static void guest_single_step_mmio(void)
 			 "popf"
 			 : "=a"(val) : "d"(DEV_GPA) : "memory", "cc");
 	GUEST_ASSERT_EQ(val, 0x42424242);
-	GUEST_ASSERT_EQ(nsteps, 4);
-	GUEST_ASSERT_EQ(step_rip[0], (uintptr_t)mmio_step_load_end);
-	GUEST_ASSERT_EQ(step_dr6[0], DR6_FIXED | DR6_BS);
-	GUEST_ASSERT_EQ(step_dr6[3], DR6_FIXED | DR6_BS);
+	GUEST_ASSERT_EQ(guest_db_count, 4);
+	GUEST_ASSERT_EQ(guest_db_rip[0], (uintptr_t)mmio_step_load_end);
+	GUEST_ASSERT_EQ(guest_db_dr6[0], DR6_FIXED | DR6_BS);
+	GUEST_ASSERT_EQ(guest_db_dr6[3], DR6_FIXED | DR6_BS);
 	GUEST_DONE();
 }
 

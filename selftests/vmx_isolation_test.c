@@ -270,18 +270,7 @@ static inline void set_dr0(uint64_t v)
 	__asm__ volatile("mov %0, %%dr0" : : "r"(v));
 }
 
-static volatile uint64_t db_count, db_rip[8], db_dr6[8], ud_seen;
-
-static uint64_t db_record(uint64_t vector, uint64_t error, uint64_t rip)
-{
-	if (db_count < 8) {
-		db_rip[db_count] = rip;
-		db_dr6[db_count] = get_dr6();
-	}
-	db_count++;
-	set_dr6(0);
-	return rip;
-}
+static volatile uint64_t ud_seen;
 
 extern char icebp_next[];
 
@@ -289,19 +278,17 @@ static void guest_single_step(void)
 {
 	int i;
 
-	guest_handlers[1] = db_record;
+	guest_handlers[1] = guest_db_record;
 	set_dr6(0);
 	/* TF on: #DB after nop, pushf, and, popf (which clears it). */
-	__asm__ volatile("pushf\n\t"
-			 "orq $0x100, (%%rsp)\n\t"
-			 "popf\n\t"
+	__asm__ volatile(GUEST_ASM_TF_ON
 			 "nop\n\t"
 			 "pushf\n\t"
 			 "andq $~0x100, (%%rsp)\n\t"
 			 "popf\n\t" : : : "memory", "cc");
-	GUEST_ASSERT_EQ(db_count, 4);
+	GUEST_ASSERT_EQ(guest_db_count, 4);
 	for (i = 0; i < 4; i++)
-		GUEST_SYNC3(i, db_dr6[i], db_rip[i]);
+		GUEST_SYNC3(i, guest_db_dr6[i], guest_db_rip[i]);
 	GUEST_DONE();
 }
 
@@ -331,14 +318,14 @@ static uint64_t ud_skip(uint64_t vector, uint64_t error, uint64_t rip)
 
 static void guest_icebp(void)
 {
-	guest_handlers[1] = db_record;
+	guest_handlers[1] = guest_db_record;
 	guest_handlers[6] = ud_skip;
 	set_dr6(0);
 	__asm__ volatile(".byte 0xf1\n\t"
 			 ".globl icebp_next\n"
 			 "icebp_next:" : : : "memory");
-	GUEST_SYNC3(1, db_count, db_dr6[0]);
-	GUEST_SYNC3(2, db_rip[0], ud_seen);
+	GUEST_SYNC3(1, guest_db_count, guest_db_dr6[0]);
+	GUEST_SYNC3(2, guest_db_rip[0], ud_seen);
 	GUEST_DONE();
 }
 
@@ -375,7 +362,7 @@ static uint64_t db_disarm(uint64_t vector, uint64_t error, uint64_t rip)
 {
 	/* A fault-class #DB: turn the breakpoint off to get past it. */
 	set_dr7(0x400);
-	return db_record(vector, error, rip);
+	return guest_db_record(vector, error, rip);
 }
 
 static void guest_exec_breakpoint(void)
@@ -386,8 +373,8 @@ static void guest_exec_breakpoint(void)
 	/* L0, execute, length 1. */
 	set_dr7(0x401);
 	breakpoint_target();
-	GUEST_SYNC3(1, db_count, db_dr6[0]);
-	GUEST_SYNC2(2, db_rip[0]);
+	GUEST_SYNC3(1, guest_db_count, guest_db_dr6[0]);
+	GUEST_SYNC2(2, guest_db_rip[0]);
 	GUEST_DONE();
 }
 
@@ -488,7 +475,7 @@ static uint8_t db_ist_stack[4096] __attribute__((aligned(64)));
 
 static uint64_t db_count_only(uint64_t vector, uint64_t error, uint64_t rip)
 {
-	db_count++;
+	guest_db_count++;
 	return rip;
 }
 
@@ -508,7 +495,7 @@ static void guest_db_loop(void)
 	/* L0, write, 8 bytes. */
 	set_dr7(0x400 | 1 | (1 << 16) | (3 << 18));
 	*(volatile uint64_t *)(top - 8) = 0;
-	GUEST_SYNC2(1, db_count);
+	GUEST_SYNC2(1, guest_db_count);
 	GUEST_DONE();
 }
 

@@ -37,6 +37,20 @@ void __guest_assert_fail(const char *file, uint64_t line, const char *expr,
 		outl(UCALL_PORT, (uint32_t)(uintptr_t)&uc);
 }
 
+volatile uint64_t guest_db_rip[GUEST_DB_MAX], guest_db_dr6[GUEST_DB_MAX];
+volatile uint64_t guest_db_count;
+
+uint64_t guest_db_record(uint64_t vector, uint64_t error, uint64_t rip)
+{
+	if (guest_db_count < GUEST_DB_MAX) {
+		guest_db_rip[guest_db_count] = rip;
+		guest_db_dr6[guest_db_count] = get_dr6();
+	}
+	guest_db_count++;
+	set_dr6(0);
+	return rip;
+}
+
 /* Called by the IDT stubs; returns the RIP to resume at. */
 uint64_t guest_exception_dispatch(uint64_t vector, uint64_t error, uint64_t rip)
 {

@@ -151,6 +151,22 @@ static inline void set_dr6(uint64_t v)
 	__asm__ volatile("mov %0, %%dr6" : : "r"(v));
 }
 
+/*
+ * Inline asm that sets RFLAGS.TF: the CPU traps after each instruction
+ * from the one after this POPF on.
+ */
+#define GUEST_ASM_TF_ON		"pushf\n\torq $0x100, (%%rsp)\n\tpopf\n\t"
+
+/*
+ * A #DB handler for guest_handlers[1]: notes the RIP and DR6 of each
+ * trap (the first GUEST_DB_MAX), counts them all and clears DR6 for the
+ * next one.
+ */
+#define GUEST_DB_MAX		8
+extern volatile uint64_t guest_db_rip[GUEST_DB_MAX], guest_db_dr6[GUEST_DB_MAX];
+extern volatile uint64_t guest_db_count;
+uint64_t guest_db_record(uint64_t vector, uint64_t error, uint64_t rip);
+
 /* VMMCALL on AMD, VMCALL on Intel: the framework patches nothing, the
  * guest asks which one via guest_is_amd (set by the host). */
 extern int guest_is_amd;
