@@ -193,7 +193,7 @@ TEST(vmm_breakpoint_fires_in_guest)
  * The guest's own values, as the VMM reads them after an exit.  DR2 is
  * not canonical: the CPU takes any value, and the host loads it back
  * into the CPU before every entry from then on (the run after the
- * SYNC), which must not fault.
+ * SYNC), which must not fault.  So does one the VMM sets.
  */
 #define GUEST_DR0	0x12345000ULL
 #define GUEST_DR2	0x8000000000000000ULL
@@ -225,7 +225,13 @@ TEST(guest_debugregs_seen_by_vmm)
 	EXPECT_EQ(GUEST_DR2, dbg.db[2]);
 	/* L2 (bit 4), RW2 = 11 (data read/write; bits 20-21). */
 	EXPECT_EQ(DR7_FIXED | (1ULL << 4) | (3ULL << 20), dbg.dr7);
+	/* The VMM's own non-canonical value goes into the CPU the same way. */
+	dbg.db[3] = 0xdead000000000000ULL;
+	ASSERT_EQ(0, set_dbg(vcpu, &dbg));
 	ASSERT_SYNC(vcpu, 2);
+	ASSERT_EQ(0, get_dbg(vcpu, &dbg));
+	EXPECT_EQ(0xdead000000000000ULL, dbg.db[3]);
+	EXPECT_EQ(GUEST_DR2, dbg.db[2]);
 	ASSERT_UCALL(vcpu, UCALL_DONE);
 	test_vm_destroy(t);
 }
